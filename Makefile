@@ -1,0 +1,52 @@
+# How LLMs Work — build one from an RNN to RAG.
+# Every target first runs the idempotent set-up step: a virtual environment in .venv with the
+# package (editable) and every dependency pinned by constraints.txt.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUBMISSIONS ?=
+# Assignments are the folders of solutions/ (one per chapter: chNN_slug).
+ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
+
+.PHONY: setup book lab test grade execute notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "pip==26.3"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $@
+
+## book: build the HTML book into _build/html from the chapters' stored outputs
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	@echo "The book is at _build/html/index.html"
+
+## lab: JupyterLab on notebooks/ as a learner sees it (Validate on, instructor tools off)
+lab: $(STAMP)
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-learner $(BIN)/jupyter lab --notebook-dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## test: unit tests, every chapter and solution notebook executed, grading round trips, book build
+test: $(STAMP)
+	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15
+
+## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip>"; exit 2; }
+	$(BIN)/python -m llmcourse.grade "$(SUBMISSIONS)" --out grading/
+
+## execute: re-run every book chapter in place so its stored outputs are fresh
+execute: $(STAMP)
+	$(BIN)/python -m llmcourse execute book/*.ipynb
+
+## notebooks: regenerate the student notebooks in notebooks/ from solutions/ (commit the result)
+notebooks: $(STAMP)
+	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
+
+clean:
+	rm -rf _build grading .nbgrader .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
