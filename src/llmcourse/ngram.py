@@ -1,0 +1,104 @@
+"""Counting n-gram language models.
+
+The simplest model that predicts the next token: count, in a training text, how often each token
+follows each context of ``order - 1`` tokens, and turn the counts into probabilities. Chapter 00
+uses it as a stand-in for a transformer (it produces logits like any model), and Chapter 02
+builds the bigram (``order=2``) case from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+class NGramModel:
+    """A character/token n-gram model with add-``alpha`` smoothing.
+
+    ``P(next = j | context) = (count(context, j) + alpha) / (count(context) + alpha * V)``;
+    a context never seen in training backs off to the next shorter context (down to unigram
+    counts), so every token keeps a non-zero probability.
+
+    >>> m = NGramModel(order=2, alpha=0.0).fit([0, 1, 0, 1, 0, 2], vocab_size=3)
+    >>> [round(p, 3) for p in m.next_token_probs([0]).tolist()]   # after 0: twice 1, once 2
+    [0.0, 0.667, 0.333]
+
+    Chapter 00 — the pipeline in one page; Chapter 02 — language models.
+    """
+
+    def __init__(self, order: int = 3, alpha: float = 0.01) -> None:
+        if not isinstance(order, int) or order < 1:
+            raise ValueError(f"order must be an integer ≥ 1 (1 = unigram, 2 = bigram, ...), got {order!r}")
+        if alpha < 0:
+            raise ValueError(f"alpha (add-alpha smoothing) must be ≥ 0, got {alpha}")
+        self.order = order
+        self.alpha = alpha
+        self.vocab_size = 0
+        # counts[k][context of length k] = array (V,) of next-token counts, k = 0 .. order-1
+        self.counts: list[dict[tuple[int, ...], np.ndarray]] = []
+
+    def fit(self, ids: Sequence[int] | torch.Tensor, vocab_size: int) -> "NGramModel":
+        """Count every (context, next token) pair of ``ids`` (a 1-D sequence of token ids)."""
+        ids = [int(i) for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids)]
+        if len(ids) < 2:
+            raise ValueError(f"need at least 2 tokens to count transitions, got {len(ids)}")
+        if min(ids) < 0 or max(ids) >= vocab_size:
+            raise ValueError(f"token ids must lie in [0, {vocab_size}), got range [{min(ids)}, {max(ids)}]")
+        self.vocab_size = vocab_size
+        self.counts = []
+        for k in range(self.order):
+            table: dict[tuple[int, ...], np.ndarray] = defaultdict(lambda: np.zeros(vocab_size, np.float64))
+            for t in range(k, len(ids)):
+                table[tuple(ids[t - k:t])][ids[t]] += 1
+            self.counts.append(dict(table))
+        return self
+
+    def _check_fitted(self) -> None:
+        if not self.counts:
+            raise RuntimeError("the model has no counts yet: call fit(ids, vocab_size) first")
+
+    def next_token_probs(self, context: Sequence[int]) -> torch.Tensor:
+        """Probabilities of the next token after ``context`` (any length; the last order-1 ids count).
+
+        Returns a float32 tensor of shape ``(V,)`` summing to 1.
+        """
+        self._check_fitted()
+        context = [int(i) for i in context]
+        for k in range(min(self.order - 1, len(context)), -1, -1):
+            row = self.counts[k].get(tuple(context[len(context) - k:]) if k else ())
+            if row is not None:
+                smoothed = row + self.alpha
+                return torch.from_numpy(smoothed / smoothed.sum()).float()
+        raise AssertionError("unreachable: the unigram row always exists after fit")
+
+    def next_token_logits(self, context: Sequence[int]) -> torch.Tensor:
+        """Log-probabilities, shape ``(V,)``: logits in the sense every later model uses them."""
+        return torch.log(self.next_token_probs(context))
+
+    def nll(self, ids: Sequence[int] | torch.Tensor) -> float:
+        """Mean negative log-likelihood in nats per predicted token of ``ids`` (first token not scored)."""
+        ids = [int(i) for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids)]
+        if len(ids) < 2:
+            raise ValueError("need at least 2 tokens to score a transition")
+        total = 0.0
+        for t in range(1, len(ids)):
+            p = float(self.next_token_probs(ids[max(0, t - self.order + 1):t])[ids[t]])
+            total += -math.log(p) if p > 0 else math.inf
+        return total / (len(ids) - 1)
+
+    def generate(self, context: Sequence[int], n: int, *, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> list[int]:
+        """Sample ``n`` tokens after ``context``; ``temperature=0`` picks the most likely token."""
+        out = [int(i) for i in context]
+        for _ in range(n):
+            logits = self.next_token_logits(out[-(self.order - 1):] if self.order > 1 else [])
+            if temperature == 0:
+                out.append(int(torch.argmax(logits)))
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                out.append(int(torch.multinomial(probs, 1, generator=generator)))
+        return out[len(context):]

@@ -1,0 +1,177 @@
+"""The built book: warning-free, complete, searchable, math offline, and free of solutions.
+
+Builds the book once per test session into a temporary folder, exactly as ``make book`` does.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml, e.g. ``book/ch01_tokenization``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def chapter_slugs() -> list[str]:
+    return [Path(f).name for f in toc_files() if re.match(r"ch\d\d_", Path(f).name)]
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"book build failed:\n{log[-5000:]}"
+    return out / "_build" / "html", log
+
+
+def _visible_text(path: Path) -> str:
+    """What a reader (or a search engine) can see of a built file, whitespace-normalised."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".ipynb":
+        raw = "\n".join("".join(c.get("source", "")) for c in json.loads(raw)["cells"])
+    elif path.suffix == ".html":
+        raw = html.unescape(re.sub(r"<[^>]+>", "", raw))
+    return "\n".join(" ".join(line.split()) for line in raw.splitlines())
+
+
+def _built_files(html_dir: Path) -> list[Path]:
+    return [p for p in html_dir.rglob("*")
+            if p.is_file() and p.suffix in {".html", ".ipynb", ".js", ".txt", ".md", ".json"}
+            and "mathjax" not in p.parts]
+
+
+def test_build_has_no_warnings(build):
+    _, log = build
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert not warnings, "the book build printed warnings:\n" + "\n".join(warnings[:20])
+
+
+def test_every_toc_page_is_built_and_nothing_else(build):
+    html_dir, _ = build
+    for f in toc_files():
+        assert (html_dir / f"{f}.html").is_file(), f"{f}.html missing from the build"
+    pages = {p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")}
+    for forbidden in ("solutions/", "notebooks/", "tests/", "src/", ".venv/", "bench/"):
+        assert not [p for p in pages if p.startswith(forbidden)], f"{forbidden} was rendered"
+    assert not list(html_dir.rglob("_sources/solutions*")), "solution sources were published"
+
+
+def test_no_solution_markers_or_hidden_tests_in_build(build):
+    html_dir, _ = build
+    for path in _built_files(html_dir):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found = [m for m in LEAK_MARKERS if m in text]
+        assert not found, f"{path.relative_to(html_dir)} contains {found}"
+
+
+def _solution_snippets() -> dict[str, list[str]]:
+    """Runs of three consecutive non-trivial lines of every solution block and hidden-test block."""
+    snippets: dict[str, list[str]] = {}
+    for nb_path in sorted(ROOT.glob("solutions/ch*/*.ipynb")):
+        nb = json.loads(nb_path.read_text())
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            for begin, end in (("### BEGIN SOLUTION", "### END SOLUTION"),
+                               ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")):
+                for block in re.findall(re.escape(begin) + r"(.*?)" + re.escape(end), source, re.S):
+                    lines = [" ".join(line.split()) for line in block.splitlines()]
+                    lines = [line for line in lines if len(line) >= 25 and not line.startswith("#")]
+                    runs = ["\n".join(lines[i:i + 3]) for i in range(max(0, len(lines) - 2))]
+                    snippets.setdefault(nb_path.name, []).extend(runs)
+    return snippets
+
+
+def test_no_solution_code_in_build(build):
+    html_dir, _ = build
+    texts = {p: _visible_text(p) for p in _built_files(html_dir)}
+    for notebook, runs in _solution_snippets().items():
+        for run in runs:
+            where = [p.relative_to(html_dir).as_posix() for p, t in texts.items() if run in t]
+            assert not where, f"solution/hidden-test code of {notebook} appears in {where}:\n{run}"
+
+
+@pytest.mark.parametrize("slug", chapter_slugs())
+def test_chapter_links_its_exercise_notebook(build, slug):
+    html_dir, _ = build
+    page = (html_dir / "book" / f"{slug}.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="([^"]*_downloads/[^"]*/' + re.escape(slug) + r'\.ipynb)"', page)
+    assert links, f"book/{slug}.html has no download link to its exercise notebook {slug}.ipynb"
+    downloaded = (html_dir / "book" / links[0]).resolve()
+    released = ROOT / "notebooks" / slug / f"{slug}.ipynb"
+    assert downloaded.read_bytes() == released.read_bytes(), "the linked exercise is not the student release"
+
+
+def test_math_renders_offline_and_search_works(build):
+    html_dir, _ = build
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    page = (html_dir / "book" / "ch00_intro.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-chtml.js" in page, "pages do not load the bundled MathJax"
+    assert "cdn.jsdelivr.net/npm/mathjax" not in page
+    assert (html_dir / "search.html").is_file()
+    index = (html_dir / "searchindex.js").read_text(encoding="utf-8")
+    assert "token" in index and "softmax" in index
+
+
+# --- the glossary: every term a chapter introduces, English with its Korean equivalent -----------
+
+TERM_RE = re.compile(r"\*([A-Za-z][^*()\n]*?) \(([^()\n]*[\uac00-\ud7a3][^()\n]*)\)\*")
+
+
+def glossary_entries() -> dict[str, str]:
+    """``{english term (lower case): korean}`` from book/glossary.md's ``{glossary}`` block."""
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    block = re.search(r":::\{glossary\}\n(.*?)\n:::", text, re.S)
+    assert block, "book/glossary.md has no ':::{glossary}' block"
+    entries, term = {}, None
+    for line in block.group(1).splitlines():
+        if line and not line.startswith(" "):
+            term = line.strip()
+        elif term and line.strip().startswith("**"):
+            entries[term.lower()] = line.strip().split("**")[1]
+            term = None
+    return entries
+
+
+def introduced_terms() -> set[tuple[str, str, str]]:
+    """(chapter, english, korean) for every *term (한국어)* in the chapters' markdown cells."""
+    found = set()
+    for nb_path in sorted((ROOT / "book").glob("ch*.ipynb")):
+        for cell in json.loads(nb_path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                for en, ko in TERM_RE.findall("".join(cell["source"])):
+                    found.add((nb_path.stem, " ".join(en.split()), ko.strip()))
+    return found
+
+
+def test_glossary_lists_every_introduced_term():
+    entries = glossary_entries()
+    assert len(entries) >= 20 and all(entries.values())
+    missing = [f"{ch}: {en} ({ko})" for ch, en, ko in sorted(introduced_terms())
+               if entries.get(en.lower()) != ko]
+    assert not missing, "terms introduced in chapters but missing from (or different in) the glossary:\n" + "\n".join(missing)
+
+
+def test_every_chapter_introduces_terms_in_both_languages():
+    chapters = {ch for ch, _, _ in introduced_terms()}
+    assert chapters == {f"{s}" for s in chapter_slugs()}, "a chapter introduces no *term (한국어)*"

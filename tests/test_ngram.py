@@ -1,0 +1,46 @@
+"""Counting n-gram models against hand-computed cases."""
+
+import math
+
+import pytest
+import torch
+
+from llmcourse.ngram import NGramModel
+
+
+def test_bigram_probabilities_are_normalised_counts():
+    ids = [0, 1, 0, 1, 0, 2, 2, 1]
+    m = NGramModel(order=2, alpha=0.0).fit(ids, vocab_size=3)
+    assert torch.allclose(m.next_token_probs([0]), torch.tensor([0.0, 2 / 3, 1 / 3]))
+    assert torch.allclose(m.next_token_probs([2]), torch.tensor([0.0, 0.5, 0.5]))
+    for ctx in ([0], [1], [2], [5 % 3]):
+        assert math.isclose(float(m.next_token_probs(ctx).sum()), 1.0, rel_tol=1e-6)
+
+
+def test_smoothing_and_backoff_keep_every_token_possible():
+    m = NGramModel(order=3, alpha=1.0).fit([0, 1, 2, 0, 1, 2], vocab_size=4)
+    # context (2, 2) never occurs: backs off to the bigram row of 2, then smooths with alpha = 1
+    probs = m.next_token_probs([2, 2])
+    assert torch.allclose(probs, torch.tensor([2, 1, 1, 1]) / 5.0)   # 2 was followed once by 0
+    assert m.nll([0, 1, 3]) < math.inf
+
+
+def test_nll_matches_hand_computation_and_generation_is_seeded():
+    ids = [0, 1, 0, 1, 0, 2]
+    m = NGramModel(order=2, alpha=0.0).fit(ids, vocab_size=3)
+    # transitions 0→1 (2/3), 1→0 (1), 0→1 (2/3), 1→0 (1), 0→2 (1/3)
+    expected = -(2 * math.log(2 / 3) + math.log(1 / 3)) / 5
+    assert math.isclose(m.nll(ids), expected, rel_tol=1e-6)
+    a = m.generate([0], 20, generator=torch.Generator().manual_seed(1))
+    b = m.generate([0], 20, generator=torch.Generator().manual_seed(1))
+    assert a == b and len(a) == 20
+    assert m.generate([1], 3, temperature=0) == [0, 1, 0]
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ValueError, match="order"):
+        NGramModel(order=0)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        NGramModel(order=2).fit([0, 1, 5], vocab_size=3)
+    with pytest.raises(RuntimeError, match="fit"):
+        NGramModel().next_token_probs([0])

@@ -1,0 +1,115 @@
+"""The project's conventions: layout, one slug per chapter, configuration that really loads."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from llmcourse.authoring import AuthoringError, check_solutions, convert_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_layout_and_readme_commands():
+    for name in ("README.md", "pyproject.toml", "Makefile", "_config.yml", "_toc.yml",
+                 "nbgrader_config.py", ".ci/run", "constraints.txt"):
+        assert (ROOT / name).is_file(), name
+    for name in ("book", "notebooks", "solutions", "src/llmcourse", "tests", "bench"):
+        assert (ROOT / name).is_dir(), name
+    readme = (ROOT / "README.md").read_text()
+    assert "make book" in readme and "make test" in readme
+    assert re.search(r"^make test\b", (ROOT / ".ci/run").read_text(), re.M), ".ci/run must call `make test`"
+
+
+def test_constraints_pin_every_package_and_torch():
+    lines = [l for l in (ROOT / "constraints.txt").read_text().splitlines() if l and not l.startswith("#")]
+    assert "torch==2.13.0" in lines
+    unpinned = [l for l in lines if "==" not in l]
+    assert not unpinned, f"unpinned entries in constraints.txt: {unpinned}"
+
+
+def test_one_slug_names_each_chapter_everywhere():
+    chapters = sorted(p.stem for p in (ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
+    assert chapters, "no chapters in book/"
+    for slug in chapters:
+        assert (ROOT / "solutions" / slug / f"{slug}.ipynb").is_file(), f"solutions/{slug}/{slug}.ipynb"
+        assert (ROOT / "notebooks" / slug / f"{slug}.ipynb").is_file(), f"notebooks/{slug}/{slug}.ipynb"
+    assert sorted(p.name for p in (ROOT / "solutions").glob("ch*")) == chapters
+
+
+def test_nbgrader_config_loads_with_course_layout():
+    # nbgrader only reads the config from the working directory, and silently falls back to its
+    # defaults when the file raises: load it the way nbgrader does, in a fresh process.
+    code = (
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        "c = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
+        "print(c.CourseDirectory.source_directory, c.CourseDirectory.release_directory,\n"
+        "      c.GenerateAssignment.preprocessors[0].__name__, c.CourseDirectory.db_url)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    source, release, first, db_url = out.stdout.split()
+    assert (source, release, first) == ("solutions", "notebooks", "TagsToNbgrader")
+    assert db_url.endswith("/.nbgrader/gradebook.db")
+    assert ".nbgrader/" in (ROOT / ".gitignore").read_text()
+
+
+def test_learner_lab_hides_instructor_tools():
+    server = json.loads((ROOT / ".jupyter-learner/jupyter_server_config.json").read_text())
+    ext = server["ServerApp"]["jpserver_extensions"]
+    assert ext["nbgrader.server_extensions.validate_assignment"] is True
+    assert ext["nbgrader.server_extensions.formgrader"] is False
+    page = json.loads((ROOT / ".jupyter-learner/labconfig/page_config.json").read_text())
+    disabled = {k for k, v in page["disabledExtensions"].items() if v}
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+    # The plugin ids must exist in the installed nbgrader bundle, or disabling them does nothing.
+    bundle = Path(sys.prefix, "share/jupyter/labextensions/@jupyter/nbgrader/static")
+    text = "".join(p.read_text(errors="ignore") for p in bundle.glob("*.js"))
+    for plugin in disabled:
+        assert f'"{plugin}"' in text, f"{plugin} is not a plugin of the installed nbgrader"
+
+
+def test_every_solution_notebook_is_well_tagged():
+    assert check_solutions(ROOT / "solutions") == []
+
+
+def _nb(*cells):
+    return nbformat.v4.new_notebook(cells=list(cells))
+
+
+def _code(source, *tags):
+    return nbformat.v4.new_code_cell(source, metadata={"tags": list(tags)})
+
+
+def test_tags_become_nbgrader_metadata():
+    nb = _nb(_code("import torch", "locked"),
+             _code("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", "solution", "id:f"),
+             _code("assert f() == 1", "tests", "points:3", "id:test_f"),
+             _code("x = 1"))
+    nb.cells[1].metadata["execution"] = {"iopub.execute_input": "2026-01-01"}
+    convert_notebook(nb)
+    meta = [c.metadata.get("nbgrader") for c in nb.cells]
+    assert meta[0]["locked"] and not meta[0]["grade"]
+    assert meta[1]["solution"] and meta[1]["grade_id"] == "f"
+    assert meta[2]["grade"] and meta[2]["points"] == 3 and meta[2]["locked"]
+    assert meta[3] is None
+    assert "execution" not in nb.cells[1].metadata
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([_code("assert 1", "tests")], "points:N"),
+    ([_code("def f(): pass", "solution"), _code("assert 1", "tests", "points:1")], "BEGIN SOLUTION"),
+    ([_code("assert 1", "tests", "points:1", "id:a"), _code("assert 2", "tests", "points:1", "id:a")], "already used"),
+    ([_code("assert 1", "tests", "solution", "points:1")], "exclude each other"),
+    ([_code("x = 1", "locked")], "nothing to grade"),
+    ([_code("assert 1", "tests", "points:1", "id:bad id!")], "letters, digits"),
+])
+def test_malformed_tags_are_refused_with_the_cell_named(cells, message):
+    with pytest.raises(AuthoringError, match=message):
+        convert_notebook(_nb(*cells))
