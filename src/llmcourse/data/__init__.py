@@ -1,0 +1,26 @@
+"""The course's data: the story corpus with its exact entropy floor, and your own text files.
+
+* :mod:`~llmcourse.data.stories` — :func:`generate_stories`, :func:`corpus_text`,
+  :func:`logprob`, :func:`entropy_floor`, :class:`StoryConfig` (the recall knob), :class:`Story`
+* :mod:`~llmcourse.data.korean` — Korean particles chosen by the final consonant
+* :mod:`~llmcourse.data.files` — :func:`load_text` for any UTF-8 file
+* :mod:`~llmcourse.data.grammar` and :mod:`~llmcourse.data.lexicon` — how stories are written
+
+>>> from llmcourse.data import generate_stories, logprob
+>>> story = generate_stories(1, seed=0)[0]
+>>> logprob(story.text) == story.logprob
+True
+
+Used from Chapter 00 — intro onwards; the entropy floor is introduced in Chapter 02 —
+language_models.
+"""
+
+from llmcourse.data.files import load_text
+from llmcourse.data.korean import attach_particle, has_final_consonant, korean_particle
+from llmcourse.data.stories import (ARCS, DEFAULT_CONFIG, MOODS, SEPARATOR, EntropyFloor, Recall, Story,
+                                    StoryConfig, corpus_text, entropy_floor, generate_stories, logprob,
+                                    parse_story)
+
+__all__ = ["ARCS", "DEFAULT_CONFIG", "MOODS", "SEPARATOR", "EntropyFloor", "Recall", "Story", "StoryConfig",
+           "attach_particle", "corpus_text", "entropy_floor", "generate_stories", "has_final_consonant",
+           "korean_particle", "load_text", "logprob", "parse_story"]
