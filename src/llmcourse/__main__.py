@@ -39,7 +39,7 @@ def _floor(args: argparse.Namespace) -> int:
 def execute_notebook(path: Path, timeout: int = 600) -> float:
     """Execute ``path`` in place in its own folder and return the wall time in seconds.
 
-    Volatile metadata (per-cell execution timestamps) is dropped so that re-executing a chapter
+    Volatile metadata (per-cell execution timestamps, widget state) is dropped so that re-executing a chapter
     changes only what its code really changed.
     """
     import nbformat
@@ -52,6 +52,7 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     elapsed = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # progress-bar widget state: random ids, nothing to show
     nbformat.write(nb, path)
     return elapsed
 
