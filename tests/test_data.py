@@ -125,12 +125,12 @@ def _every_sentence(grammar: Grammar, set_name: str, mem: dict) -> list[tuple[st
     return out
 
 
-@pytest.mark.parametrize("set_name", ["thing_np", "animal_np", "cobj", "os", "neighbor", "help_race", "m_storm"])
+@pytest.mark.parametrize("set_name", ["thing_np", "animal_np", "cobj", "os", "neighbor", "oref", "spot_np", "help_race", "m_storm"])
 def test_every_string_of_a_set_has_one_derivation_and_probabilities_sum_to_one(set_name):
     grammar = Grammar({**WORDS, **SENTENCES})
-    pick = {s: grammar.sets[s][0] for s in ("name", "place", "obj", "color", "spot")}
-    mem = {"H": pick["name"], "F": grammar.sets["name"][12], "P": pick["place"], "O": pick["obj"],
-           "C": pick["color"], "G": pick["spot"]}
+    pick = {s: grammar.sets[s][0] for s in ("name", "place", "obj", "color", "spot", "trait", "role")}
+    mem = {"H": pick["name"], "F": grammar.sets["name"][40], "P": pick["place"], "O": pick["obj"],
+           "C": pick["color"], "G": pick["spot"], "T": pick["trait"], "R": pick["role"]}
     sentences = _every_sentence(grammar, set_name, mem)
     assert math.isclose(math.fsum(math.exp(lp) for _, lp in sentences), 1.0, abs_tol=1e-9)
     texts = [t for t, _ in sentences]
