@@ -5,6 +5,7 @@ notebooks/chNN_slug/  student release, made by `nbgrader generate_assignment` an
 The gradebook lives in .nbgrader/ (ignored by git). Instructors grade with `make grade`.
 """
 import os
+import sys
 
 from nbgrader.converters import GenerateAssignment
 
@@ -18,10 +19,15 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(root, ".nbgrader", "gradebook.db")
 os.makedirs(os.path.join(root, ".nbgrader"), exist_ok=True)
+# nbgrader runs the `alembic` command when it creates a gradebook; without this, a fresh
+# `.venv/bin/nbgrader ...` (virtualenv not activated) fails with "No such file: 'alembic'".
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 # Tags → nbgrader metadata first, then nbgrader's own preprocessors.
 c.GenerateAssignment.preprocessors = [TagsToNbgrader] + list(
     GenerateAssignment.class_traits()["preprocessors"].default()
 )
-# Per-cell time limit while autograding (llmcourse.grade adds a per-notebook limit).
-c.Execute.timeout = 60
+# Per-cell time limit while autograding (llmcourse.grade adds a per-notebook limit, 120 s by
+# default). An endless loop costs this much for every test cell that calls the looping function,
+# so it stays well under the per-notebook limit; a whole solution notebook runs in under 30 s.
+c.Execute.timeout = 30

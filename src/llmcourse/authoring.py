@@ -37,6 +37,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 KNOWN_TAGS = {"solution", "tests", "locked"}
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -131,6 +132,9 @@ def convert_notebook(nb: Any) -> Any:
 
 class TagsToNbgrader(Preprocessor):
     """nbgrader preprocessor: cell tags → nbgrader metadata (runs before nbgrader's own)."""
+
+    # nbconvert's Preprocessor is disabled by default and would be skipped without a word.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb, resources):  # noqa: D102 - nbconvert API
         return convert_notebook(nb), resources
