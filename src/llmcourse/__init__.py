@@ -9,7 +9,10 @@ module              chapter
 ``intro``           Chapter 00 — the pipeline in one page
 ``tokenization``    Chapter 01 — tokenization
 ``ngram``           counting models (Chapter 00 demo, Chapter 02)
-``grading``         exercise checks shared by every chapter
+``display``         showing package source and tables in chapters
+``authoring``       exercise notebooks: cell tags → nbgrader metadata
+``grading``         forbidden-call checks used by every exercise's test cells
+``grade``           ``python -m llmcourse.grade``: autograde a folder or zip of submissions
 ==================  ==========================================
 """
 
