@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -388,8 +389,11 @@ def test_zip_input_and_usage_errors(tmp_path):
         z.writestr(f"submitted/alice/{A}/{A}.ipynb", nbformat.writes(fill_solutions(release, source)))
         z.writestr(f"submitted/carol/{A}/{A}.ipynb", "not json")
         z.writestr("__MACOSX/._junk", "")
-    done = run_grade(str(archive), "--out", str(tmp_path / "out"))
+    # A relative --out (as `make grade` passes it) must still receive every feedback page.
+    done = run_grade(str(archive), "--out", os.path.relpath(tmp_path / "out", ROOT))
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "feedback" / "alice" / f"{A}.html").is_file()
+    assert (tmp_path / "out" / "feedback" / "carol" / f"{A}.html").is_file()
     rows = read_csv(tmp_path / "out" / "grades.csv")
     assert {s: (r["score"], r["status"]) for s, r in rows.items()} == {
         "alice": ("10", "graded"), "carol": ("", "invalid_notebook")}

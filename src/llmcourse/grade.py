@@ -726,6 +726,8 @@ def grade_all(submissions: Path, out: Path, *, course_dir: Path, timeout: float 
               cell_timeout: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB, jobs: int = 1,
               only: list[str] | None = None, show_hidden_tests: bool = False, progress: bool = True) -> list[Result]:
     """Grade every submission under ``submissions`` (a folder or a zip) into ``out``; see the module docstring."""
+    # Absolute paths: each submission is graded in a child process with its own working directory.
+    submissions, out, course_dir = Path(submissions).resolve(), Path(out).resolve(), Path(course_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="llmcourse-grade-") as tmp:
         tmp = Path(tmp)
         root = extract_zip(submissions, tmp / "zip") if submissions.is_file() else submissions
