@@ -22,7 +22,7 @@ True
 choices, so the best possible model — the generator itself — pays exactly ``-story.logprob``
 nats for a story *and* its separator. :func:`entropy_floor` divides the total by the number of
 characters: no model can have a lower per-character cross-entropy on this text. For the default
-corpus it is about 0.21 nats (0.30 bits) per character; ``python -m llmcourse floor`` measures it. It is the floor
+corpus it is about 0.22 nats (0.32 bits) per character; ``python -m llmcourse floor`` measures it. It is the floor
 for a model that sees each story from its start; a model with a shorter context window sits
 above it (it cannot know, say, the hero's name any more).
 
