@@ -44,3 +44,38 @@ def test_bad_input_is_refused_clearly():
         NGramModel(order=2).fit([0, 1, 5], vocab_size=3)
     with pytest.raises(RuntimeError, match="fit"):
         NGramModel().next_token_probs([0])
+
+
+# --- Chapter 02: the bigram as tensors --------------------------------------------------------------
+
+from llmcourse.ngram import NeuralBigram, bigram_counts  # noqa: E402
+
+
+def test_bigram_counts_match_the_counting_model():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 6, (500,), generator=g)
+    counts = bigram_counts(ids, 6)
+    assert counts.shape == (6, 6) and float(counts.sum()) == 499
+    m = NGramModel(order=2, alpha=0.0).fit(ids, vocab_size=6)
+    for i in range(6):
+        assert torch.allclose(counts[i] / counts[i].sum(), m.next_token_probs([i]))
+    assert bigram_counts([2, 0], 3)[2, 0] == 1 and bigram_counts([2, 0], 3)[0, 2] == 0   # row = context
+
+
+def test_neural_bigram_from_counts_gives_the_smoothed_probabilities():
+    ids = [0, 1, 0, 1, 0, 2, 2, 1]
+    model = NeuralBigram.from_counts(bigram_counts(ids, 3), alpha=0.5)
+    ngram = NGramModel(order=2, alpha=0.5).fit(ids, vocab_size=3)
+    logits = model(torch.tensor([[0, 1, 2]]))
+    assert logits.shape == (1, 3, 3)
+    for t, ctx in enumerate([0, 1, 2]):
+        assert torch.allclose(torch.softmax(logits[0, t], -1), ngram.next_token_probs([ctx]), atol=1e-6)
+
+
+def test_bigram_helpers_refuse_bad_input():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        bigram_counts([0, 3], 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        bigram_counts([1], 3)
+    with pytest.raises(ValueError, match="square"):
+        NeuralBigram.from_counts(torch.zeros(2, 3))

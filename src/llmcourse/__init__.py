@@ -8,7 +8,8 @@ module              chapter
 ``data``            the story corpus and its entropy floor (used everywhere)
 ``intro``           Chapter 00 — the pipeline in one page
 ``tokenization``    Chapter 01 — tokenization
-``ngram``           counting models (Chapter 00 demo, Chapter 02)
+``ngram``           counting and neural bigram models (Chapter 00 demo, Chapter 02)
+``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
 ``display``         showing package source and tables in chapters
 ``authoring``       exercise notebooks: cell tags → nbgrader metadata
 ``grading``         forbidden-call checks used by every exercise's test cells

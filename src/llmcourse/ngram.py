@@ -102,3 +102,62 @@ class NGramModel:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 out.append(int(torch.multinomial(probs, 1, generator=generator)))
         return out[len(context):]
+
+
+# --- Chapter 02 — language models: the bigram as tensors ---------------------------------------------
+
+def bigram_counts(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Count matrix of a token stream: ``counts[i, j]`` = how often token ``j`` follows token ``i``.
+
+    Returns a float32 tensor of shape ``(V, V)``; row ``i`` is the context, column ``j`` the next
+    token, and ``counts.sum()`` equals ``len(ids) - 1``.
+
+    >>> bigram_counts([0, 1, 0, 1, 0, 2], vocab_size=3).tolist()
+    [[0.0, 2.0, 1.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+    Chapter 02 — language models.
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be a 1-D sequence of at least 2 token ids, got shape {tuple(ids.shape)}")
+    if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
+        raise ValueError(f"token ids must lie in [0, {vocab_size}), got range [{int(ids.min())}, {int(ids.max())}]")
+    counts = torch.zeros(vocab_size, vocab_size)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    return counts
+
+
+class NeuralBigram(torch.nn.Module):
+    """A bigram language model as a neural network: one ``(V, V)`` table of logits.
+
+    Row ``i`` of ``table`` holds the logits of the token after token ``i``, so ``forward`` is a
+    lookup: ids ``(B, T)`` → logits ``(B, T, V)``. Trained by gradient descent, it learns what
+    counting computes directly; :meth:`from_counts` builds the counting model in the same form
+    (logits = log of the smoothed counts), so both can be scored by the same code.
+
+    >>> model = NeuralBigram.from_counts(bigram_counts([0, 1, 0, 1], 2), alpha=0.0)
+    >>> model(torch.tensor([[0, 1]])).exp().tolist()     # after 0 always 1, after 1 always 0
+    [[[0.0, 1.0], [1.0, 0.0]]]
+
+    Chapter 02 — language models.
+    """
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.table = torch.nn.Embedding(vocab_size, vocab_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.table(x)                                  # (B, T) -> (B, T, V)
+
+    @classmethod
+    def from_counts(cls, counts: torch.Tensor, alpha: float = 1.0) -> "NeuralBigram":
+        """The counting model: logits ``log((counts + alpha) / row sums)`` (rows: add-``alpha`` smoothing)."""
+        if counts.dim() != 2 or counts.shape[0] != counts.shape[1]:
+            raise ValueError(f"counts must be a square (V, V) matrix, got shape {tuple(counts.shape)}")
+        if alpha < 0:
+            raise ValueError(f"alpha (add-alpha smoothing) must be ≥ 0, got {alpha}")
+        smoothed = counts.float() + alpha
+        model = cls(counts.shape[0])
+        with torch.no_grad():
+            model.table.weight.copy_(torch.log(smoothed / smoothed.sum(dim=1, keepdim=True)))
+        return model
