@@ -9,6 +9,7 @@ module              chapter
 ``intro``           Chapter 00 — the pipeline in one page
 ``tokenization``    Chapter 01 — tokenization
 ``ngram``           counting and neural bigram models (Chapter 00 demo, Chapter 02)
+``embeddings``      Chapter 03 — embeddings, similarity, sinusoidal/learned/rotary positions
 ``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
 ``display``         showing package source and tables in chapters
 ``authoring``       exercise notebooks: cell tags → nbgrader metadata
