@@ -10,6 +10,7 @@ module              chapter
 ``tokenization``    Chapter 01 — tokenization
 ``ngram``           counting and neural bigram models (Chapter 00 demo, Chapter 02)
 ``embeddings``      Chapter 03 — embeddings, similarity, sinusoidal/learned/rotary positions
+``rnn``             Chapter 04 — RNN/LSTM/GRU cells, a character RNN, gradient and recall experiments
 ``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
 ``display``         showing package source and tables in chapters
 ``authoring``       exercise notebooks: cell tags → nbgrader metadata
