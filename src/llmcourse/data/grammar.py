@@ -93,12 +93,22 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def _parse_en(template: str, where: str) -> tuple:
+def _split_template(template: str, placeholder) -> tuple:
+    """Literal text between placeholders as ``(LIT, text)`` nodes; ``placeholder(match, nodes)`` makes the others."""
     nodes: list[tuple] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(template):
         if m.start() > pos:
             nodes.append((LIT, template[pos:m.start()]))
+        nodes.append(placeholder(m, nodes))
+        pos = m.end()
+    if pos < len(template):
+        nodes.append((LIT, template[pos:]))
+    return tuple(nodes)
+
+
+def _parse_en(template: str, where: str) -> tuple:
+    def placeholder(m, nodes: list[tuple]) -> tuple:
         spec = _EN_SLOT.fullmatch(m.group(1))
         if spec is None:
             raise ValueError(f"{where}: cannot read the placeholder {m.group(0)!r} in {template!r}")
@@ -107,34 +117,25 @@ def _parse_en(template: str, where: str) -> tuple:
             if tag or spec["store"] or spec["kind"]:
                 raise ValueError(f"{where}: {m.group(0)!r} reads the memory key {name!r}; it cannot "
                                  "store, filter or carry a #tag")
-            nodes.append((REF, name, attr))
-        else:
-            filt = (spec["kind"], spec["key"]) if spec["kind"] else None
-            uid = f"{name}#{tag}" if tag else name
-            if any(n[0] == SLOT and n[1].uid == uid for n in nodes):
-                raise ValueError(f"{where}: the slot {uid!r} appears twice in {template!r}; add a #tag")
-            nodes.append((SLOT, Slot(name, uid, attr, spec["store"], filt)))
-        pos = m.end()
-    if pos < len(template):
-        nodes.append((LIT, template[pos:]))
-    return tuple(nodes)
+            return (REF, name, attr)
+        filt = (spec["kind"], spec["key"]) if spec["kind"] else None
+        uid = f"{name}#{tag}" if tag else name
+        if any(n[0] == SLOT and n[1].uid == uid for n in nodes):
+            raise ValueError(f"{where}: the slot {uid!r} appears twice in {template!r}; add a #tag")
+        return (SLOT, Slot(name, uid, attr, spec["store"], filt))
+
+    return _split_template(template, placeholder)
 
 
 def _parse_ko(template: str, where: str) -> tuple:
-    nodes: list[tuple] = []
-    pos = 0
-    for m in _PLACEHOLDER.finditer(template):
-        if m.start() > pos:
-            nodes.append((LIT, template[pos:m.start()]))
+    def placeholder(m, nodes: list[tuple]) -> tuple:
         spec = _KO_SLOT.fullmatch(m.group(1))
         if spec is None:
             raise ValueError(f"{where}: cannot read the Korean placeholder {m.group(0)!r} in {template!r}")
         kind = REF if spec["uid"][0].isupper() else SLOT
-        nodes.append((kind, spec["uid"], spec["attr"] or "", spec["particle"]))
-        pos = m.end()
-    if pos < len(template):
-        nodes.append((LIT, template[pos:]))
-    return tuple(nodes)
+        return (kind, spec["uid"], spec["attr"] or "", spec["particle"])
+
+    return _split_template(template, placeholder)
 
 
 def _cap_nodes(nodes: tuple, where: str) -> tuple:
