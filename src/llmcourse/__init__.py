@@ -11,6 +11,7 @@ module              chapter
 ``ngram``           counting and neural bigram models (Chapter 00 demo, Chapter 02)
 ``embeddings``      Chapter 03 — embeddings, similarity, sinusoidal/learned/rotary positions
 ``rnn``             Chapter 04 — RNN/LSTM/GRU cells, a character RNN, gradient and recall experiments
+``attention``       Chapter 05 — scaled dot-product attention, causal and padding masks
 ``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
 ``display``         showing package source and tables in chapters
 ``authoring``       exercise notebooks: cell tags → nbgrader metadata
