@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -161,7 +162,8 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
           batch_size: int = 32, block_size: int = 64, lr: float = 3e-3,
           optimizer: torch.optim.Optimizer | None = None, grad_clip: float | None = None,
           eval_every: int = 100, eval_batches: int = 10, time_budget: float | None = None,
-          seed: int = 0, progress: bool = True) -> LossHistory:
+          seed: int = 0, progress: bool = True,
+          lr_schedule: Callable[[int], float] | None = None) -> LossHistory:
     """Train ``model`` (``(B, T)`` ids → ``(B, T, V)`` logits) to predict the next token.
 
     Each step: sample a batch from ``train_data`` (seeded by ``seed``), compute the
@@ -170,6 +172,9 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
     ``optimizer`` is given. Stops after ``steps`` steps or once ``time_budget`` seconds of wall
     clock have passed, whichever comes first. Evaluates train and validation loss (the same
     ``eval_batches`` fixed batches each time) at step 0, every ``eval_every`` steps and at the end.
+    With ``lr_schedule`` (a function of the number of steps taken so far, e.g. Chapter 07's
+    warmup + cosine ``llmcourse.gpt.lr_schedule``), every parameter group's learning rate is
+    set to ``lr_schedule(step)`` before each step.
 
     >>> model = torch.nn.Embedding(5, 5)      # a bigram: a table of logits
     >>> h = train(model, torch.arange(50) % 5, torch.arange(20) % 5, steps=50, block_size=4, progress=False)
@@ -219,6 +224,10 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"the loss became {loss_value} at step {step}: lower the learning rate "
                                      f"(lr={lr}) or clip gradients (grad_clip)")
+        if lr_schedule is not None:
+            step_lr = lr_schedule(step)
+            for group in optimizer.param_groups:
+                group["lr"] = step_lr
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
