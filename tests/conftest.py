@@ -8,3 +8,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# The model zoo (llmcourse.zoo) trains its models on first use and caches them. A test run uses
+# its own fresh cache (unless LLMCOURSE_CACHE is set), so every run trains each zoo model exactly
+# once — before the notebooks run, so that a chapter's execution time does not include it.
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+# The course's models are tiny: a second thread helps them little and, when the other core is
+# busy, slows them down many times over (the chapters do the same before they train).
+torch.set_num_threads(1)
+
+os.environ.setdefault("LLMCOURSE_CACHE", tempfile.mkdtemp(prefix="llmcourse-zoo-"))
+
+
+def pytest_collection_finish(session):
+    if not any(str(item.path).endswith(".ipynb") for item in session.items):
+        return
+    from llmcourse import zoo
+
+    for name in sorted(zoo.RECIPES):
+        start = time.perf_counter()
+        model = zoo.load_pretrained(name, progress=False)
+        print(f"\nzoo: {name} ready in {time.perf_counter() - start:.0f} s "
+              f"(trained {model.info['seconds']} s, validation loss {model.info['val_loss']:.3f})", flush=True)

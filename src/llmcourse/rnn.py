@@ -321,15 +321,16 @@ def recall_accuracy(model: nn.Module, *, encode: Callable[[str], Sequence[int]],
                     stories: Sequence[Story] | None = None, config: StoryConfig | None = None,
                     n_stories: int = 200, seed: int = 12345, buckets: Sequence[int] = (0, 100, 200, 300, 400, 600),
                     candidates: Sequence[str] | None = None, max_context: int | None = None,
-                    kinds: tuple[str, ...] = ("gap",), batch_size: int = 64) -> RecallResult:
+                    kinds: tuple[str, ...] = ("gap", "code"), batch_size: int = 64) -> RecallResult:
     """The long-range recall experiment, for any model ``(B, T)`` ids → ``(B, T, V)`` logits.
 
-    For every :class:`~llmcourse.data.Recall` of the given ``kinds`` in ``stories`` (or in
-    ``generate_stories(n_stories, seed, config)``), the model reads :data:`SEPARATOR` + the
-    story up to the recall's target — "... still thought about the " — and its logits for the next
+    For every :class:`~llmcourse.data.Recall` of the given ``kinds`` in ``stories`` (anything with
+    ``text`` and ``recalls``: stories, or the drills of :mod:`llmcourse.data.drills`; default
+    ``generate_stories(n_stories, seed, config)``), the model reads :data:`SEPARATOR` + the text
+    up to the recall's target — "... still thought about the " — and its logits for the next
     token are compared on the first characters of the ``candidates`` (default: the corpus's
-    colours, whose first letters differ). Correct when the true colour's first character
-    scores highest among them; chance is ``1 / len(candidates)``. ``encode`` maps a string to
+    colours, whose first letters differ; for drills, the ten digits). Correct when the first
+    character of the recalled value scores highest among them; chance is ``1 / len(candidates)``. ``encode`` maps a string to
     ids (one id per character: a char-level tokenizer). Contexts longer than ``max_context``
     (default: the model's ``max_context`` attribute, ``None`` = unlimited) are truncated from the
     left. Distances (``distance_chars``) are grouped by the edges ``buckets`` (the last bucket is
@@ -350,8 +351,9 @@ def recall_accuracy(model: nn.Module, *, encode: Callable[[str], Sequence[int]],
         max_context = getattr(model, "max_context", None)
     edges = list(buckets)
     hits = [[0, 0, 0] for _ in buckets]                  # (n, ranked first, greedy)
+    first_chars = [c[0] for c in candidates]
     items = [(story.text[:r.target_span[0]], r) for story in stories for r in story.recalls
-             if r.kind in kinds and r.value in candidates]
+             if r.kind in kinds and r.value[:1] in first_chars]
     was_training = model.training
     model.eval()
     try:
@@ -365,7 +367,7 @@ def recall_accuracy(model: nn.Module, *, encode: Callable[[str], Sequence[int]],
             logits = model(x)                                                    # (B, T, V)
             last = logits[torch.arange(len(rows)), torch.tensor([len(ids) - 1 for ids in rows])]  # (B, V)
             for (_, recall), scores in zip(chunk, last):
-                want = candidates.index(recall.value)
+                want = first_chars.index(recall.value[0])
                 b = max(k for k in range(len(buckets)) if recall.distance_chars >= edges[k] or k == 0)
                 hits[b][0] += 1
                 hits[b][1] += int(scores[cand_ids].argmax()) == want
