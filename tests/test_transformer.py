@@ -262,3 +262,16 @@ def test_block_cache_equals_full(pre_ln):
     cache = tr.KVCache()
     got = torch.cat([block(x[:, :3], cache=cache), block(x[:, 3:4], cache=cache), block(x[:, 4:], cache=cache)], 1)
     torch.testing.assert_close(got, block(x), atol=1e-5, rtol=0)
+
+
+def test_fast_layer_norm_equals_the_readable_one():
+    torch.manual_seed(0)
+    readable, fast = tr.LayerNorm(16), tr.LayerNorm(16, fast=True)
+    with torch.no_grad():
+        readable.weight.normal_(), readable.bias.normal_()
+    fast.load_state_dict(readable.state_dict())
+    x = torch.randn(3, 5, 16, requires_grad=True)
+    assert torch.allclose(readable(x), fast(x), atol=1e-5)
+    g1, = torch.autograd.grad(readable(x).square().sum(), x)
+    g2, = torch.autograd.grad(fast(x).square().sum(), x)
+    assert torch.allclose(g1, g2, atol=1e-4)

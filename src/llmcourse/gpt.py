@@ -96,7 +96,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c.d_model, c.n_heads, c.d_ff, pre_ln=True, bias=c.bias,
                                           dropout=c.dropout, fast=c.fast) for _ in range(c.n_layers))
-        self.ln_f = LayerNorm(c.d_model)
+        self.ln_f = LayerNorm(c.d_model, fast=c.fast)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight      # weight tying: one (V, C) matrix, used twice
         self.apply(self._init_weights)

