@@ -13,14 +13,6 @@ import torch
 from llmcourse import gpt
 from llmcourse.training import train
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is much faster than two competing ones on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 SMALL = dict(vocab_size=11, block_size=12, n_layers=2, n_heads=2, d_model=32)
 

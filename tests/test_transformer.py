@@ -16,15 +16,6 @@ from llmcourse import transformer as tr
 from llmcourse.attention import causal_mask, padding_mask
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is much faster than two competing ones on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- LayerNorm
 
 @pytest.mark.parametrize("shape", [(7,), (3, 7), (2, 5, 7)])
