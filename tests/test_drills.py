@@ -62,3 +62,15 @@ def test_bad_counts_are_refused():
         generate_drills(-1)
     with pytest.raises(ValueError, match="n >= 1"):
         drill_floor(0)
+
+
+def test_n_names_limits_the_names_and_their_entropy():
+    one = generate_drills(50, seed=0, config=DrillConfig(max_len=1, n_names=1))
+    assert {d.text.split("'")[0] for d in one} == {NAMES[0]}
+    assert all(d.logprob == pytest.approx(-math.log(26)) for d in one)          # only the letter is uncertain
+    few = generate_drills(300, seed=0, config=DrillConfig(n_names=3))
+    assert {d.text.split("'")[0] for d in few} == set(NAMES[:3])
+    assert drill_floor(config=DrillConfig(n_names=1)).nats_per_char < drill_floor().nats_per_char
+    for bad in (0, len(NAMES) + 1, True, 2.0):
+        with pytest.raises(ValueError, match="n_names"):
+            DrillConfig(n_names=bad)

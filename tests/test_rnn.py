@@ -89,6 +89,24 @@ def test_char_rnn_fast_and_teaching_paths_agree(kind):
     assert fast(x).shape == (3, 6, 11)
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_forget_bias_opens_every_forget_gate(fast):
+    torch.manual_seed(0)
+    model = rnn.CharRNN(12, 5, 6, cell="lstm", n_layers=2, fast=fast, forget_bias=2.0)
+    biases = dict(model.rnn.named_parameters())
+    for name, b in biases.items():
+        if "bias" not in name:
+            continue
+        f_rows = b[6:12]                                   # gate order i, f, g, o
+        assert torch.all(f_rows == (2.0 if "bias_ih" in name else 0.0)), name
+        assert not torch.all(b[:6] == 0)                   # the other gates keep torch's initialisation
+    x = torch.randint(0, 12, (1, 4))
+    _, (h, c) = model(x, return_state=True)
+    assert h.shape == c.shape == (2, 1, 6)
+    with pytest.raises(ValueError, match="forget_bias"):
+        rnn.CharRNN(12, 5, 6, cell="gru", forget_bias=1.0)
+
+
 def test_char_rnn_state_carries_and_generate():
     torch.manual_seed(4)
     model = rnn.CharRNN(7, 4, 8)

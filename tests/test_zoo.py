@@ -125,3 +125,19 @@ def test_real_recipes_are_consistent():
     for name, recipe in zoo.RECIPES.items():
         assert recipe.name == name and recipe.kind in ("gpt", "lstm") and recipe.corpus in ("stories", "drills")
         assert recipe.training["block_size"] <= recipe.model_config.get("block_size", 10**9)
+
+
+def test_a_curriculum_trains_in_phases_of_growing_passwords(monkeypatch, tmp_path):
+    recipe = zoo.Recipe("tiny-curriculum", 1, "a tiny LSTM trained in two phases", "lstm", "drills",
+                        dict(d_embed=4, d_hidden=8, forget_bias=1.0),
+                        dict(n_texts=40, seed=0, curriculum=((dict(max_len=1, n_names=1), 2), (dict(max_len=3), 3)), batch_size=2, block_size=16,
+                             lr=1e-2, grad_clip=1.0))
+    phases = zoo._phases(recipe)
+    assert [steps for _, steps in phases] == [2, 3]
+    words = [[w for w in text.split() if w.endswith(".") and w.islower()] for text, _ in phases]
+    assert max(len(w) - 1 for w in words[0]) == 1 and max(len(w) - 1 for w in words[1]) == 3
+    monkeypatch.setitem(zoo.RECIPES, recipe.name, recipe)
+    trained = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
+    assert trained.history["steps"][-1] == 5                         # one history over both phases
+    assert trained.history["steps"] == sorted(trained.history["steps"])
+    assert len(trained.history["seconds"]) == len(trained.history["val"])

@@ -202,7 +202,9 @@ class CharRNN(nn.Module):
 
     Embedding ``(V, d_embed)`` → :class:`Recurrent` (or, with ``fast=True``, torch's fused
     ``nn.LSTM/GRU/RNN`` holding the same parameters) → linear head ``(d_hidden → V)``.
-    ``forward(x, state=None, return_state=False)`` carries a state between calls.
+    ``forward(x, state=None, return_state=False)`` carries a state between calls. With
+    ``forget_bias`` (LSTM only) every forget gate's bias starts at that value instead of torch's
+    small random one: gates start nearly open, and the memory is kept while training is young.
 
     >>> model = CharRNN(10, 8, 16, cell="gru")
     >>> model(torch.zeros(2, 5, dtype=torch.long)).shape
@@ -214,10 +216,12 @@ class CharRNN(nn.Module):
     max_context = None   # an RNN reads any length (used by :func:`recall_accuracy`)
 
     def __init__(self, vocab_size: int, d_embed: int, d_hidden: int, cell: str = "lstm",
-                 n_layers: int = 1, fast: bool = True) -> None:
+                 n_layers: int = 1, fast: bool = True, forget_bias: float | None = None) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if forget_bias is not None and cell != "lstm":
+            raise ValueError(f"forget_bias is for the LSTM's forget gate; cell {cell!r} has none")
         self.vocab_size, self.cell = vocab_size, cell
         self.embedding = nn.Embedding(vocab_size, d_embed)
         if fast:
@@ -226,6 +230,19 @@ class CharRNN(nn.Module):
         else:
             self.rnn = Recurrent(cell, d_embed, d_hidden, n_layers)
         self.head = nn.Linear(d_hidden, vocab_size)
+        if forget_bias is not None:
+            self._set_forget_bias(float(forget_bias), d_hidden)
+
+    @torch.no_grad()
+    def _set_forget_bias(self, value: float, hidden: int) -> None:
+        # Rows H:2H of the biases belong to the forget gate (gate order i, f, g, o). Starting it
+        # at ``value`` (1 in Jozefowicz et al., 2015) keeps f = sigmoid(value) near 1, so the cell
+        # state -- and the gradient through it -- survives many steps from the first update on.
+        for name, param in self.rnn.named_parameters():
+            if "bias_ih" in name:
+                param[hidden:2 * hidden] = value
+            elif "bias_hh" in name:
+                param[hidden:2 * hidden] = 0.0
 
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
         if x.dim() != 2 or x.dtype != torch.long:

@@ -1,4 +1,4 @@
-"""The model zoo: models the course trains itself, once, and caches on disk (Chapter 07 onwards).
+"""The model zoo: models the course trains itself, once, and caches on disk (Chapter 04 onwards).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
@@ -63,7 +63,11 @@ class Recipe:
     ``kind`` is ``"gpt"`` (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine)
     or ``"lstm"`` (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate); ``corpus`` is
     ``"stories"`` (:func:`llmcourse.data.corpus_text`) or ``"drills"``
-    (:func:`llmcourse.data.drills.drill_text`); ``training`` holds the loop's settings.
+    (:func:`llmcourse.data.drills.drill_text`); ``training`` holds the loop's settings. A drills
+    recipe may train in phases, ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws
+    fresh drills with its own :class:`~llmcourse.data.drills.DrillConfig` and continues with the
+    same optimizer (an LSTM left to learn 1–8-letter copies from scratch can stay at chance for
+    thousands of steps; one that first learns to carry a single letter goes on to longer ones).
     """
 
     name: str
@@ -87,9 +91,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            "gpt", "drills", _DRILL_GPT,
            dict(n_texts=40000, seed=0, steps=3000, batch_size=16, block_size=128, max_lr=2e-3, min_lr=2e-4,
                 warmup_steps=100, weight_decay=0.1, grad_clip=1.0)),
-    Recipe("lstm-drills", 1, "character-level LSTM (one layer, 144 units) on password drills, as many parameters "
-           "as gpt-drills", "lstm", "drills", dict(d_embed=32, d_hidden=144),
-           dict(n_texts=40000, seed=0, steps=8000, batch_size=16, block_size=128, lr=5e-3, grad_clip=1.0)),
+    Recipe("lstm-drills", 2, "character-level LSTM (one layer, 144 units) on password drills, as many parameters "
+           "as gpt-drills; forget gates start open, trained one name and 1-letter passwords first, then 1-3 and 1-8 letters",
+           "lstm", "drills", dict(d_embed=32, d_hidden=144, forget_bias=2.0),
+           dict(n_texts=40000, seed=0, curriculum=((dict(max_len=1, n_names=1), 2000), (dict(max_len=3), 2000),
+                                                    (dict(max_len=8), 4000)),
+                batch_size=16, block_size=128, lr=5e-3, grad_clip=1.0)),
 ]}
 
 
@@ -101,13 +108,17 @@ def _build(recipe: Recipe, vocab_size: int) -> torch.nn.Module:
     return CharRNN(vocab_size, cell="lstm", **recipe.model_config)
 
 
-def _text(recipe: Recipe) -> str:
+def _phases(recipe: Recipe) -> list[tuple[str, int]]:
+    """The recipe's training texts, one per phase, with the steps to train on each."""
     cfg = recipe.training
     if recipe.corpus == "stories":
         from llmcourse.data import corpus_text
-        return corpus_text(cfg["n_texts"], seed=cfg["seed"])
-    from llmcourse.data.drills import drill_text
-    return drill_text(cfg["n_texts"], seed=cfg["seed"])
+        return [(corpus_text(cfg["n_texts"], seed=cfg["seed"]), cfg["steps"])]
+    from llmcourse.data.drills import DrillConfig, drill_text
+    if "curriculum" not in cfg:
+        return [(drill_text(cfg["n_texts"], seed=cfg["seed"]), cfg["steps"])]
+    return [(drill_text(cfg["n_texts"], seed=cfg["seed"] + i, config=DrillConfig(**dict(drills))), steps)
+            for i, (drills, steps) in enumerate(cfg["curriculum"])]
 
 
 def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer, dict, dict]:
@@ -116,9 +127,8 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer
     from llmcourse.training import train, train_val_split
 
     cfg = recipe.training
-    text = _text(recipe)
-    tokenizer = CharTokenizer(text)
-    train_ids, val_ids = train_val_split(torch.tensor(tokenizer.encode(text)), val_fraction=0.1)
+    phases = _phases(recipe)
+    tokenizer = CharTokenizer("".join(text for text, _ in phases))
     torch.manual_seed(cfg["seed"])
     model = _build(recipe, tokenizer.vocab_size)
     schedule = None
@@ -129,11 +139,22 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
     start = time.perf_counter()
-    history = train(model, train_ids, val_ids, steps=cfg["steps"], batch_size=cfg["batch_size"],
-                    block_size=cfg["block_size"], optimizer=optimizer, grad_clip=cfg["grad_clip"],
-                    eval_every=max(cfg["steps"] // 10, 1), seed=cfg["seed"], progress=progress,
-                    lr_schedule=schedule)
-    info = dict(training=dict(cfg), seconds=round(time.perf_counter() - start, 1),
+    history = None
+    for phase, (text, steps) in enumerate(phases):
+        train_ids, val_ids = train_val_split(torch.tensor(tokenizer.encode(text)), val_fraction=0.1)
+        part = train(model, train_ids, val_ids, steps=steps, batch_size=cfg["batch_size"],
+                     block_size=cfg["block_size"], optimizer=optimizer, grad_clip=cfg["grad_clip"],
+                     eval_every=max(steps // 10, 1), seed=cfg["seed"] + phase, progress=progress,
+                     lr_schedule=schedule)
+        if history is None:
+            history = part
+        else:                                            # one history, steps counted from the start
+            offset = history.steps[-1]
+            history.steps.extend(offset + s for s in part.steps[1:])
+            history.train.extend(part.train[1:])
+            history.val.extend(part.val[1:])
+            history.seconds.extend(history.seconds[-1] + t for t in part.seconds[1:])
+    info = dict(training=dict(cfg), steps=history.steps[-1], seconds=round(time.perf_counter() - start, 1),
                 train_loss=history.train[-1], val_loss=history.val[-1], corpus=recipe.corpus,
                 parameters=sum(p.numel() for p in model.parameters()), torch_threads=torch.get_num_threads())
     return model, tokenizer, info, dataclasses.asdict(history)

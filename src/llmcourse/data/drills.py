@@ -54,14 +54,20 @@ FILLERS: tuple[str, ...] = tuple(f"{entry[0]}." for entry in WORDS["weather"]) +
 @dataclass(frozen=True)
 class DrillConfig:
     """How drills are drawn: passwords of ``min_len..max_len`` random lowercase letters (uniform);
-    ``0..max_gap`` filler sentences with ``P(gap = g) ∝ gap_decay ** g`` (``gap_decay = 1``: uniform)."""
+    ``0..max_gap`` filler sentences with ``P(gap = g) ∝ gap_decay ** g`` (``gap_decay = 1``: uniform);
+    names from the first ``n_names`` of :data:`NAMES` (``None``: all of them; ``1``: always the
+    same name, the simplest drill, used to start a curriculum)."""
 
     min_len: int = 1
     max_len: int = 8
     max_gap: int = 0
     gap_decay: float = 1.0
+    n_names: int | None = None
 
     def __post_init__(self) -> None:
+        if self.n_names is not None and (isinstance(self.n_names, bool) or not isinstance(self.n_names, int)
+                                         or not 1 <= self.n_names <= len(NAMES)):
+            raise ValueError(f"DrillConfig.n_names must be None or an int in 1..{len(NAMES)}, got {self.n_names!r}")
         for name, low in (("min_len", 1), ("max_len", 1), ("max_gap", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -100,10 +106,11 @@ def generate_drills(n: int, seed: int = 0, config: DrillConfig | None = None) ->
     rng = random.Random(seed)
     probs = config.gap_probs
     lengths = range(config.min_len, config.max_len + 1)
-    per_letter, per_name, per_filler = math.log(26), math.log(len(NAMES)), math.log(len(FILLERS))
+    names = NAMES[:config.n_names] if config.n_names is not None else NAMES
+    per_letter, per_name, per_filler = math.log(26), math.log(len(names)), math.log(len(FILLERS))
     drills = []
     for _ in range(n):
-        name = rng.choice(NAMES)
+        name = rng.choice(names)
         password = "".join(rng.choice(LETTERS) for _ in range(rng.choice(lengths)))
         gap = rng.choices(range(config.max_gap + 1), probs)[0]
         head = f"{name}'s password is "
