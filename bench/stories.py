@@ -10,6 +10,11 @@ parameter count is within 3 % of the GPT's. Printed: parameters, steps done, fin
 loss (nats per character, on 40 fixed validation batches), and its ratio to the entropy floor H
 of the validation text's generator (``entropy_floor``). Goal of issue 4: GPT loss ≤ 1.10 × H in
 ≤ 3 minutes on 2 cores, with the LSTM's figure beside it.
+
+The defaults are the zoo's ``gpt-stories`` shape (2 layers, 4 heads, 64 dims, context 128, lr 1e-2):
+measured at 180 s on one thread it reached 0.597 nats/char (2.66 × H) against the same-size LSTM's
+0.646 (2.87 × H), where ``--layers 4 --d-model 128 --lr 3e-3`` (817k parameters) reached only
+0.982 (4.37 × H; its LSTM 0.619) and ``--layers 4 --d-model 96 --lr 6e-3 --block 64`` 0.647 (LSTM 0.645).
 """
 
 from __future__ import annotations
@@ -41,9 +46,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--block", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--d-model", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=3e-3, help="GPT peak learning rate (LSTM: the same, constant)")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-2, help="GPT peak learning rate (LSTM: the same, constant)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
