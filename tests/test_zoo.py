@@ -141,3 +141,9 @@ def test_a_curriculum_trains_in_phases_of_growing_passwords(monkeypatch, tmp_pat
     assert trained.history["steps"][-1] == 5                         # one history over both phases
     assert trained.history["steps"] == sorted(trained.history["steps"])
     assert len(trained.history["seconds"]) == len(trained.history["val"])
+
+
+def test_trains_even_where_gradients_are_switched_off(tiny):
+    with torch.no_grad():                     # as in Chapter 00, which only runs a model
+        trained = zoo.load_pretrained("tiny", progress=False)
+    assert CALLS == ["tiny"] and trained.path.exists() and len(trained.history["train"]) >= 2

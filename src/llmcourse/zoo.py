@@ -250,7 +250,8 @@ def load_pretrained(name: str, *, directory: str | Path | None = None, progress:
         except ValueError as problem:
             warnings.warn(f"the cached zoo model {path} was not used: {problem}. Training it again.",
                           stacklevel=2)
-    model, tokenizer, info, history = _fit(recipe, progress)
+    with torch.enable_grad():     # a caller may have switched gradients off (Chapter 00 does)
+        model, tokenizer, info, history = _fit(recipe, progress)
     _save(path, recipe, model, tokenizer, info, history)
     model.eval()
     return Pretrained(recipe.name, model, tokenizer, info, history, path)
