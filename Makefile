@@ -37,7 +37,7 @@ test: $(STAMP)
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip>"; exit 2; }
-	$(BIN)/python -m llmcourse.grade "$(SUBMISSIONS)" --out grading/
+	$(BIN)/python -m llmcourse.grading "$(SUBMISSIONS)" --out grading/ $(GRADE_ARGS)
 
 ## execute: re-run every book chapter in place so its stored outputs are fresh
 execute: $(STAMP)

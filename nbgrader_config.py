@@ -9,7 +9,7 @@ import sys
 
 from nbgrader.converters import GenerateAssignment
 
-from llmcourse.authoring import TagsToNbgrader
+from llmcourse.grading.authoring import TagsToNbgrader
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 

@@ -5,7 +5,7 @@ Commands
 ``stories [--n N] [--seed S] [--korean]``   print generated stories (the course corpus)
 ``floor [--n N] [--seed S]``                the corpus entropy floor in nats and bits per character
 ``execute NOTEBOOK ...``                    re-run chapter notebooks in place (fresh stored outputs)
-``grade SUBMISSIONS [--out DIR] ...``       autograde a folder or zip of submissions (see ``llmcourse.grade``)
+``grade SUBMISSIONS [--out DIR] ...``       autograde a folder or zip of submissions (see ``llmcourse.grading.cli``)
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="+")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     p.set_defaults(func=_execute)
-    p = sub.add_parser("grade", help="autograde submissions (python -m llmcourse.grade --help)",
+    p = sub.add_parser("grade", help="autograde submissions (python -m llmcourse.grading --help)",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: __import__("llmcourse.grade", fromlist=["main"]).main(a.rest))
+    p.set_defaults(func=lambda a: __import__("llmcourse.grading.cli", fromlist=["main"]).main(a.rest))
     args = parser.parse_args(argv)
     return args.func(args)
 

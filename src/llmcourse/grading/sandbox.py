@@ -1,0 +1,376 @@
+"""The sandbox each submission's kernel runs in: bubblewrap namespaces, limits on the whole tree.
+
+`bubblewrap <https://github.com/containers/bubblewrap>`_ (Debian package ``bubblewrap``, the
+tool Flatpak uses) builds the sandbox from Linux namespaces; the grader only chooses its contents:
+
+* **files**: a read-only ``/usr`` and a few ``/etc`` files, the Python installation, the virtual
+  environment and the package's source folder — read-only too, so no submission can change the
+  package or another's grade; a size-capped, empty ``/tmp`` with the working folder. No
+  gradebook, no ``solutions/``, no other submission, nothing of the grader's.
+* **namespaces**: its own user, PID (it cannot see or signal the grader, and nothing it starts
+  outlives it), network (no network at all), IPC and hostname; no capabilities; a new session;
+  a clean environment (the variables below, nothing inherited).
+* **limits on the whole process tree**: memory and number of processes through a cgroup (v2, or
+  v1 where that is what the machine has); without a writable cgroup, as an unprivileged user,
+  per-process limits (address space, processes of the sandbox's user) instead. CPU time, open
+  files and file size are per-process limits; the driver and the reader cap output.
+
+A machine that cannot give this (no ``bwrap``, user namespaces disabled, root without a cgroup)
+gets :class:`SandboxUnavailable` with what to do; nothing is ever graded unsandboxed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENT = {
+    "HOME": "/tmp/work", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+    "MPLCONFIGDIR": "/tmp/work/.matplotlib", "IPYTHONDIR": "/tmp/work/.ipython", "XDG_CACHE_HOME": "/tmp/work/.cache",
+    "LLMCOURSE_CACHE": "/tmp/work/.cache/llmcourse", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
+}
+ETC_FILES = ("ld.so.cache", "passwd", "group", "nsswitch.conf", "localtime", "fonts", "mime.types")
+INSTALL = "sudo apt-get install bubblewrap   (Debian/Ubuntu; Fedora: sudo dnf install bubblewrap)"
+
+
+class SandboxUnavailable(RuntimeError):
+    """This machine cannot run the sandbox; the message says what is missing and what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits on one submission's whole process tree (memory, processes) and on each process."""
+
+    memory_mb: int = 2048
+    processes: int = 32
+    cpu_seconds: int = 600
+    disk_mb: int = 256
+    open_files: int = 256
+    output_bytes: int = 64 * 1024
+
+
+# --------------------------------------------------------------------------- cgroups
+
+def _mounts() -> list[tuple[str, str, set[str]]]:
+    """(mount point, fstype, super options) of this process's mounts."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) > 4 and len(tail) >= 3:
+            found.append((fields[4].replace("\\040", " "), tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """Controller (or "" for v2) → this process's cgroup path in that hierarchy."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in (controllers.split(",") if controllers else [""]):
+            own[c] = path
+    return own
+
+
+class Cgroup:
+    """One submission's cgroup: ``procs`` are the files a process writes its pid to, to join."""
+
+    def __init__(self, dirs: list[Path], version: int):
+        self.dirs, self.version = dirs, version
+        self.procs = [d / "cgroup.procs" for d in dirs]
+
+    @staticmethod
+    def _write(path: Path, value: str) -> None:
+        path.write_text(value)
+
+    @classmethod
+    def create(cls, limits: Limits, root: Path | None = None) -> "Cgroup | None":
+        """A new cgroup with the limits, or ``None`` where no writable cgroup is available."""
+        name = f"llmcourse-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        for version, bases in cls.candidates(root):
+            made: list[Path] = []
+            try:
+                for base in bases:
+                    made.append(base / name)
+                    made[-1].mkdir()
+                group = cls(made, version)
+                group.apply(limits)
+                return group
+            except OSError:
+                for d in made:
+                    try:
+                        d.rmdir()
+                    except OSError:
+                        pass
+        return None
+
+    @staticmethod
+    def candidates(root: Path | None = None) -> list[tuple[int, list[Path]]]:
+        """Where a cgroup with memory and pids limits could be made: v2 first, then v1."""
+        found = []
+        mounts = _mounts() if root is None else [(str(root), "cgroup2", set())]
+        own = _own_cgroups() if root is None else {"": "/"}
+        for point, fstype, _ in mounts:
+            if fstype != "cgroup2":
+                continue
+            base = Path(point + own.get("", "/"))
+            while base != Path(point).parent:
+                controls = base / "cgroup.subtree_control"
+                if controls.exists() and {"memory", "pids"} <= set(controls.read_text().split()) \
+                        and os.access(base, os.W_OK):
+                    found.append((2, [base]))
+                    break
+                base = base.parent
+        v1 = {}
+        for point, fstype, options in mounts:
+            for controller in ("memory", "pids"):
+                if fstype == "cgroup" and controller in options:
+                    v1[controller] = Path(point + own.get(controller, "/"))
+        if len(v1) == 2 and all(os.access(p, os.W_OK) for p in v1.values()):
+            found.append((1, [v1["memory"], v1["pids"]]))
+        return found
+
+    def apply(self, limits: Limits) -> None:
+        memory = str(limits.memory_mb * 2**20)
+        if self.version == 2:
+            self._write(self.dirs[0] / "memory.max", memory)
+            if (self.dirs[0] / "memory.swap.max").exists():
+                self._write(self.dirs[0] / "memory.swap.max", "0")
+            self._write(self.dirs[0] / "pids.max", str(limits.processes))
+        else:
+            self._write(self.dirs[0] / "memory.limit_in_bytes", memory)
+            swap = self.dirs[0] / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                try:
+                    self._write(swap, memory)
+                except OSError:
+                    pass
+            self._write(self.dirs[1] / "pids.max", str(limits.processes))
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of this cgroup for memory."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            for line in (self.dirs[0] / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+            if self.version == 1:
+                return int((self.dirs[0] / "memory.failcnt").read_text()) > 0
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def pids(self) -> set[int]:
+        found = set()
+        for procs in self.procs:
+            try:
+                found |= {int(p) for p in procs.read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self) -> None:
+        if self.version == 2 and (self.dirs[0] / "cgroup.kill").exists():
+            try:
+                self._write(self.dirs[0] / "cgroup.kill", "1")
+            except OSError:
+                pass
+        for _ in range(100):
+            left = self.pids()
+            if not left:
+                return
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            threading.Event().wait(0.02)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    threading.Event().wait(0.02)
+
+
+# --------------------------------------------------------------------------- what the sandbox sees
+
+def python_paths(course_root: Path | None) -> list[str]:
+    """The folders Python needs (installation, environment, package sources), read-only in the sandbox.
+
+    Raises :class:`SandboxUnavailable` if one of them would expose the course's ``solutions/``.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    wanted = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
+    wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd}
+    package = Path(__file__).resolve().parents[2]
+    wanted.add(str(package))
+    paths = sorted(p for p in wanted if not any(p != q and p.startswith(q + os.sep) for q in wanted))
+    if course_root is not None:
+        secret = os.path.realpath(course_root / "solutions")
+        for p in paths:
+            if secret == p or secret.startswith(p + os.sep):
+                raise SandboxUnavailable(
+                    f"the Python path includes {p}, which contains {secret}: the sandbox would expose the "
+                    "solutions. Install the package (`make setup`) and run the grader without that folder "
+                    "on PYTHONPATH.")
+    return paths
+
+
+def bwrap_command(driver_args: list[str], paths: list[str], limits: Limits) -> list[str]:
+    command = ["bwrap", "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               "--hostname", "sandbox", "--uid", "65534", "--gid", "65534", "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+        target = Path("/") / name
+        if target.is_symlink():
+            command += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            command += ["--ro-bind", str(target), str(target)]
+    for name in ETC_FILES:
+        command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for path in paths:
+        command += ["--ro-bind", path, path]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 2**20), "--tmpfs", "/tmp",
+                "--dir", "/tmp/work", "--chdir", "/tmp/work", "--clearenv"]
+    for key, value in ENVIRONMENT.items():
+        command += ["--setenv", key, value]
+    return command + ["--", sys.executable, "-I", "-m", "llmcourse.grading.driver", *driver_args]
+
+
+def rlimits(limits: Limits, with_cgroup: bool) -> dict[str, tuple[int, int]]:
+    """Per-process limits the driver sets on itself (its children inherit them)."""
+    out = {"RLIMIT_CPU": (limits.cpu_seconds, limits.cpu_seconds + 5), "RLIMIT_CORE": (0, 0),
+           "RLIMIT_NOFILE": (limits.open_files, limits.open_files),
+           "RLIMIT_FSIZE": (limits.disk_mb * 2**20, limits.disk_mb * 2**20)}
+    if not with_cgroup:
+        memory = limits.memory_mb * 2**20
+        out["RLIMIT_AS"] = (memory, memory)
+        out["RLIMIT_NPROC"] = (limits.processes, limits.processes)
+    return out
+
+
+def check_available(limits: Limits = Limits()) -> str:
+    """Say how the sandbox will run here (``"bubblewrap 0.8.0, cgroup v1"``), or raise why not."""
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable(f"the grader runs every notebook in a bubblewrap sandbox, and `bwrap` is not "
+                                 f"installed. Install it: {INSTALL}")
+    version = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    trial = subprocess.run(["bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
+                            "--proc", "/proc", "--dev", "/dev", "--", "true"], capture_output=True, text=True)
+    if trial.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create namespaces here: {trial.stderr.strip()}. Allow "
+            "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
+            "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for bwrap), or run in a "
+            "VM or container that permits them.")
+    group = Cgroup.create(limits)
+    if group is not None:
+        group.remove()
+        return f"{version}, memory and processes limited by cgroup v{group.version}"
+    if os.geteuid() == 0:
+        raise SandboxUnavailable(
+            "running as root without a writable cgroup (v2 with the memory and pids controllers, or v1 memory "
+            "and pids): the grader could not cap a notebook's memory and processes as a whole. Run the grader "
+            "as an ordinary user, or give it a cgroup (e.g. a VM, or a container started with a writable "
+            "/sys/fs/cgroup).")
+    return f"{version}, memory and processes limited per process (no writable cgroup)"
+
+
+class Sandbox:
+    """One running sandbox: ``send``/``receive`` file descriptors to its driver."""
+
+    def __init__(self, limits: Limits, course_root: Path | None = None):
+        self.limits = limits
+        self.paths = python_paths(course_root)
+        self.cgroup: Cgroup | None = None
+        self.process: subprocess.Popen | None = None
+        self.output = bytearray()
+
+    def start(self) -> None:
+        to_driver, from_driver = os.pipe(), os.pipe()
+        self.cgroup = Cgroup.create(self.limits)
+        if self.cgroup is None and os.geteuid() == 0:
+            raise SandboxUnavailable("no writable cgroup: see llmcourse.grading.sandbox.check_available")
+        command = bwrap_command([str(to_driver[0]), str(from_driver[1])], self.paths, self.limits)
+        if self.cgroup is not None:
+            joins = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(self.cgroup.procs)))
+            command = ["/bin/sh", "-c", f'{joins} && shift {len(self.cgroup.procs)} && exec "$@"', "sh",
+                       *map(str, self.cgroup.procs), *command]
+        self.process = subprocess.Popen(command, pass_fds=(to_driver[0], from_driver[1]), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        os.close(to_driver[0])
+        os.close(from_driver[1])
+        self.send_fd, self.receive_fd = to_driver[1], from_driver[0]
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            chunk = self.process.stdout.read1(65536)
+            if not chunk:
+                return
+            room = self.limits.output_bytes - len(self.output)
+            if room > 0:
+                self.output += chunk[:room]
+
+    def driver_pid(self) -> int | None:
+        import psutil
+
+        try:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                line = child.cmdline()
+                if line[:1] == [sys.executable] and "llmcourse.grading.driver" in line:
+                    return child.pid
+        except psutil.Error:
+            pass
+        return None
+
+    def interrupt(self) -> bool:
+        """Send SIGINT to the driver (a ``KeyboardInterrupt`` in the learner's code)."""
+        pid = self.driver_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGINT)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """Kill everything in the sandbox and free its cgroup and pipes."""
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        for fd in (getattr(self, "send_fd", None), getattr(self, "receive_fd", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.send_fd = self.receive_fd = None
