@@ -1,6 +1,6 @@
 """nbgrader configuration of the course (nbgrader reads it only from the current directory).
 
-solutions/chNN_slug/  instructor source, cells marked with tags (see llmcourse.authoring)
+solutions/chNN_slug/  instructor source, cells marked with tags (see llmcourse.grading.authoring)
 notebooks/chNN_slug/  student release, made by `nbgrader generate_assignment` and committed
 The gradebook lives in .nbgrader/ (ignored by git). Instructors grade with `make grade`.
 """
@@ -27,7 +27,7 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.GenerateAssignment.preprocessors = [TagsToNbgrader] + list(
     GenerateAssignment.class_traits()["preprocessors"].default()
 )
-# Per-cell time limit while autograding (llmcourse.grade adds a per-notebook limit, 120 s by
+# Per-cell time limit while grading (llmcourse.grading adds a per-notebook limit, 300 s by
 # default). An endless loop costs this much for every test cell that calls the looping function,
 # so it stays well under the per-notebook limit; a whole solution notebook runs in under 30 s.
 c.Execute.timeout = 30

@@ -10,8 +10,9 @@ For each ``solutions/chNN_slug/chNN_slug.ipynb``:
    ``EXPECTED_ZERO`` score 0;
 5. the student notebook holds no solution code and no hidden tests.
 
-Grading runs in this process through :class:`llmcourse.grade.Course` (one temporary course per
-session; about 2 s per notebook).
+Grading goes through :func:`llmcourse.grading.runner.grade_notebook`, as ``make grade`` does: the
+notebook's cells in a sandbox, the test cells in this process (one temporary course per session;
+2 to 8 s per notebook).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llmcourse.authoring import nbgrader_metadata
-from llmcourse.grade import Course, assignments_of, fill_solutions
+from llmcourse.grading.authoring import nbgrader_metadata
+from llmcourse.grading.exercise import Course, assignments_of
+from llmcourse.grading.notebook import fill_solutions
+from llmcourse.grading.runner import Options, grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(assignments_of(ROOT))
@@ -59,7 +62,7 @@ def prepared(course):
 def _grade(course: Course, assignment: str, nb, tmp_path: Path):
     path = tmp_path / f"{assignment}.ipynb"
     nbformat.write(nb, path)
-    return course.grade(assignment, path, run_dir=tmp_path / "run")
+    return grade_notebook(course.prepare(assignment), path, options=Options(course_root=ROOT))
 
 
 def _source(course: Course, assignment: str):
@@ -94,7 +97,7 @@ def test_untouched_student_notebook_scores_zero(prepared, assignment, tmp_path):
     course = prepared(assignment)
     result = _grade(course, assignment, _release(course, assignment), tmp_path)
     assert result.status == "graded", result.message
-    passed = [gid for gid, (score, _) in result.cells.items() if score > 0]
+    passed = [gid for gid, (score, _) in result.scores.items() if score > 0]
     assert result.score == 0, f"the unanswered notebook scores {result.score}: these tests pass without an answer: {passed}"
 
 
@@ -112,13 +115,13 @@ def test_mutant_loses_points(prepared, assignment, mutant, tmp_path, record_prop
     spec = _mutants(assignment)
     nb = fill_solutions(_release(course, assignment), _source(course, assignment), spec["MUTANTS"][mutant])
     result = _grade(course, assignment, nb, tmp_path)
-    caught = [gid for gid, (score, top) in result.cells.items() if score < top]
+    caught = [gid for gid, (score, top) in result.scores.items() if score < top]
     record_property("caught_by", ",".join(caught))
     print(f"{assignment}/{mutant}: {result.score:g}/{result.max_score:g}, caught by {caught}")
     assert result.status == "graded", result.message
     assert result.score < result.max_score, f"mutant {mutant!r} scores full marks: no test catches this mistake"
     for gid in spec.get("EXPECTED_ZERO", {}).get(mutant, []):
-        assert result.cells[gid][0] == 0, f"mutant {mutant!r}: {gid} should score 0, got {result.cells[gid]}"
+        assert result.scores[gid][0] == 0, f"mutant {mutant!r}: {gid} should score 0, got {result.scores[gid]}"
 
 
 def _block_lines(source_nb, marker: str) -> set[str]:

@@ -1,8 +1,9 @@
-"""The exercise checks (llmcourse.grading) and the grading command (llmcourse.grade), end to end.
+"""The exercise checks (llmcourse.grading) and the grading command, end to end.
 
 The end-to-end part builds a folder of submissions from the Chapter 00 release and solution
 notebooks — correct, blank, broken, looping, crashing, noisy, tampered with, cheating — grades
-it with ``python -m llmcourse.grade`` exactly as ``make grade`` does, and checks every CSV row.
+it with ``python -m llmcourse.grading`` exactly as ``make grade`` does, and checks every CSV row.
+Attacks on the grader itself are in ``tests/test_hostile.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llmcourse.grade import Course, fill_solutions, find_submissions, read_notebook, repair
+from llmcourse.grading.discovery import extract_zip, find_submissions
+from llmcourse.grading.notebook import fill_solutions, read_notebook, repair
 from llmcourse.grading import check_forbidden, forbidden_uses, forbidden_uses_in_cells, parse_forbidden_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,6 +242,7 @@ def test_solution_cell_without_metadata_is_matched_by_cell_id():
     ("{oops", "not valid JSON"),
     ("[1, 2]", "not a Jupyter notebook"),
     ('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "not a valid notebook"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_read_notebook_reasons(tmp_path, content, reason):
     path = tmp_path / "x.ipynb"
@@ -262,6 +265,32 @@ def test_find_submissions_layouts(tmp_path):
     assert found["eve", A].status == "missing_notebook"
     assert found["fay", "ch99"].status == "unknown_assignment"
     assert found["gus", ""].status == "missing_notebook"
+
+
+def test_links_and_unsafe_zip_entries_get_a_row(tmp_path):
+    (tmp_path / "real" / A).mkdir(parents=True)
+    (tmp_path / "real" / A / f"{A}.ipynb").write_text("{}")
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "linked").symlink_to(tmp_path / "real")
+    (tmp_path / "tree" / "ann" / A).mkdir(parents=True)
+    (tmp_path / "tree" / "ann" / A / f"{A}.ipynb").symlink_to(tmp_path / "real" / A / f"{A}.ipynb")
+    found = {(s.student, s.assignment): s for s in find_submissions(tmp_path / "tree", {A})}
+    assert found["linked", ""].status == "skipped" and "symbolic link" in found["linked", ""].message
+    assert found["ann", A].status == "missing_notebook"  # a linked notebook is not followed
+
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"zed/{A}/{A}.ipynb", "{}")
+        z.writestr(f"../yan/{A}/{A}.ipynb", "{}")
+        z.writestr(f"/abs/{A}.ipynb", "{}")
+        link = zipfile.ZipInfo(f"xia/{A}/{A}.ipynb")
+        link.external_attr = 0o120777 << 16
+        z.writestr(link, "/etc/passwd")
+    skipped = extract_zip(archive, tmp_path / "out")
+    rows = {s.student: s for s in skipped}
+    assert set(rows) == {"yan", "abs", "xia"} and all(s.status == "skipped" for s in skipped)
+    assert "symbolic link" in rows["xia"].message and "outside the archive" in rows["yan"].message
+    assert not (tmp_path / "yan").exists() and (tmp_path / "out" / "zed" / A / f"{A}.ipynb").is_file()
 
 
 # --------------------------------------------------------------------------- grading, end to end
@@ -332,8 +361,8 @@ EXPECTED = {  # student: (score, status, words in the message)
 
 
 def run_grade(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "llmcourse.grade", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "llmcourse.grading", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -364,6 +393,8 @@ def test_grades_csv_row(graded, student):
     assert feedback.exists()
     page = feedback.read_text(encoding="utf-8")
     assert 'id="llmcourse-grading"' in page and len(page) < 1_000_000
+    if row["status"] in ("graded", "graded_with_repairs"):
+        assert f"{float(row['score']):g} / 10" in page
 
 
 def test_grading_output_is_complete_and_small(graded):
@@ -405,10 +436,51 @@ def test_zip_input_and_usage_errors(tmp_path):
     assert bad.returncode == 2 and "neither a folder nor a readable .zip" in bad.stderr
 
 
-def test_per_notebook_time_limit(tmp_path):
-    course = Course(ROOT, tmp_path / "course", [A])
-    result = course.grade(A, course.release_path(A), run_dir=tmp_path / "run", feedback=tmp_path / "f.html",
-                          isolate=True, timeout=1)
-    assert (result.status, result.score) == ("failed", None)
-    assert "longer than the 1 s allowed" in result.message
-    assert "longer than the 1 s allowed" in (tmp_path / "f.html").read_text(encoding="utf-8")
+def test_per_notebook_time_limit_and_resume(tmp_path):
+    release = nbformat.read(ROOT / "notebooks" / A / f"{A}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
+    slow = fill_solutions(release, source, {"greedy_pick": "import time\nfor _ in range(40):\n    time.sleep(0.5)"})
+    for student, nb in (("slow", slow), ("fine", fill_solutions(release, source))):
+        (tmp_path / "in" / student / A).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "in" / student / A / f"{A}.ipynb")
+    done = run_grade(str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--timeout", "8", "--jobs", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    assert (rows["slow"]["status"], rows["slow"]["score"]) == ("failed", "")
+    assert "longer than the 8 s allowed" in rows["slow"]["message"]
+    assert "longer than the 8 s allowed" in (tmp_path / "out" / "feedback" / "slow" / f"{A}.html").read_text()
+    assert (rows["fine"]["status"], rows["fine"]["score"]) == ("graded", "10")
+
+    # --resume grades only what is missing or changed; the finished rows are kept as they were
+    (tmp_path / "out" / "results" / "fine" / f"{A}.json").unlink()
+    nbformat.write(fill_solutions(release, source), tmp_path / "in" / "slow" / A / f"{A}.ipynb")
+    again = run_grade(str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--resume", "--jobs", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "2/2" in again.stderr  # the changed notebook and the missing result
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {"slow": ("graded", "10"), "fine": ("graded", "10")}
+    third = run_grade(str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--resume")
+    assert third.returncode == 0 and "grading:" not in third.stderr  # nothing left to grade
+
+
+def test_nbgrader_export_reads_the_gradebook(graded, tmp_path):
+    out, _ = graded
+    exported = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "export",
+                               f"--CourseDirectory.db_url=sqlite:///{out / 'gradebook.db'}", "--to", str(tmp_path / "x.csv")],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    with open(tmp_path / "x.csv", newline="") as f:
+        scores = {row["student_id"]: row["score"] for row in csv.DictReader(f)}
+    assert scores["alice"] == "10.0" and scores["bob"] == "0.0" and scores["mallory"] == "6.0"
+
+
+def test_refuses_without_the_sandbox(tmp_path):
+    """No bwrap on the PATH: the command says what to install and grades nothing."""
+    (tmp_path / "in" / "alice" / A).mkdir(parents=True)
+    (tmp_path / "in" / "alice" / A / f"{A}.ipynb").write_text("{}")
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))
+    done = subprocess.run([sys.executable, "-m", "llmcourse.grading", str(tmp_path / "in"), "--out", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 3, done.stderr
+    assert "bubblewrap" in done.stderr and "apt-get install bubblewrap" in done.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()

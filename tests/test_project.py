@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llmcourse.authoring import AuthoringError, check_solutions, convert_notebook
+from llmcourse.grading.authoring import AuthoringError, check_solutions, convert_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 

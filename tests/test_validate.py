@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbgrader.validator import Validator
 
-from llmcourse.grade import fill_solutions
+from llmcourse.grading.notebook import fill_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "ch00_intro"

@@ -70,8 +70,12 @@ class Encoder:
 
     def __init__(self, driver: "Driver", refs: dict[int, tuple[str, int]]):
         self.driver, self.refs = driver, refs
+        self.room = wire.MAX_FRAME * 3 // 4   # raw bytes that still fit in a frame once in base64
 
     def tensor(self, t: torch.Tensor, depth: int = 0) -> dict:
+        self.room -= t.numel() * t.element_size()
+        if self.room < 0:
+            raise wire.WireError(f"the result is larger than the {wire.MAX_FRAME // 2**20} MiB a frame may carry")
         name, shape, raw = wire.tensor_bytes(t)
         grad = t.grad if t.is_leaf and isinstance(t.grad, torch.Tensor) else None
         return {"t": "tensor", "dtype": name, "shape": shape, "b64": base64.b64encode(raw).decode(),
@@ -97,6 +101,8 @@ class Encoder:
         if kind is float:
             return wire.encode_float(obj)
         if isinstance(obj, torch.Tensor):
+            if self.room < obj.numel() * obj.element_size():
+                raise wire.WireError(f"the result is larger than the {wire.MAX_FRAME // 2**20} MiB a frame may carry")
             try:
                 return self.tensor(obj, depth)
             except wire.WireError:
@@ -198,7 +204,11 @@ class Driver:
                 answer = {"type": "interrupted"}
             except BaseException as exc:  # a bug here, or a learner object that breaks on encoding
                 answer = {"type": "unsendable", "reason": f"{type(exc).__name__}: {_text(exc)}"[:500]}
-            self.send(answer)
+            answer["seq"] = request.get("seq")
+            try:
+                self.send(answer)
+            except wire.WireError as exc:  # e.g. a result over the frame limit
+                self.send({"type": "unsendable", "reason": str(exc)[:500], "seq": request.get("seq")})
 
     def _setup(self, request: dict) -> dict:
         for name, (soft, hard) in request.get("rlimits", {}).items():

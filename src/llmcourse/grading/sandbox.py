@@ -313,8 +313,11 @@ class Sandbox:
             joins = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(self.cgroup.procs)))
             command = ["/bin/sh", "-c", f'{joins} && shift {len(self.cgroup.procs)} && exec "$@"', "sh",
                        *map(str, self.cgroup.procs), *command]
+        # bwrap and its init process (pid 1 inside, whose /proc/1/environ the sandbox can read) get no
+        # variable of the grader's either.
         self.process = subprocess.Popen(command, pass_fds=(to_driver[0], from_driver[1]), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"})
         os.close(to_driver[0])
         os.close(from_driver[1])
         self.send_fd, self.receive_fd = to_driver[1], from_driver[0]

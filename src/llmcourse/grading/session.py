@@ -123,13 +123,17 @@ class Kernel:
         self.deadline: float | None = None
         self.on_forbidden_check = on_forbidden_check
         self.calls = 0
+        self.seq = 0
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> dict:
         self.sandbox.start()
         message = {"op": "setup", "rules": self.rules, "notebook": self.notebook,
                    "rlimits": rlimits(self.limits, self.sandbox.cgroup is not None)}
-        return self._exchange(message, time.monotonic() + START_SECONDS)
+        answer = self._exchange(message, time.monotonic() + START_SECONDS)
+        if answer.get("type") != "ready":
+            raise self._failure(f"the sandbox did not start: {answer.get('reason', answer.get('type'))}")
+        return answer
 
     def close(self) -> None:
         self.sandbox.stop()
@@ -150,7 +154,11 @@ class Kernel:
             return {"status": "timeout", "stdout": "", "error": None}
         if answer["type"] == "interrupted":  # the learner's code raised KeyboardInterrupt itself
             return {"status": "error", "stdout": answer.get("stdout", ""), "error": {"ename": "KeyboardInterrupt"}}
-        return answer
+        if answer["type"] != "cell" or answer.get("status") not in ("ok", "error"):
+            raise self._failure("the kernel broke the grading protocol (an unexpected answer to a cell)")
+        error = answer.get("error") if isinstance(answer.get("error"), dict) else None
+        return {"status": answer["status"], "stdout": str(answer.get("stdout", ""))[:100_000],
+                "error": {k: str(error.get(k, ""))[:2000] for k in ("ename", "evalue")} if error else None}
 
     def request(self, target: tuple[str, Any], action: str, payload: Any, check: str | None) -> Any:
         """Act on a learner object in the sandbox; return the decoded result (or raise theirs)."""
@@ -166,6 +174,8 @@ class Kernel:
         if answer["type"] == "interrupted":
             raise learner_error({"mro": ["KeyboardInterrupt"], "ename": "KeyboardInterrupt",
                                  "evalue": "the notebook's code raised KeyboardInterrupt"})
+        if answer["type"] not in ("value", "raised", "unsendable"):
+            raise self._failure(f"the kernel broke the grading protocol (answer {answer['type']!r} to a call)")
         if answer["type"] == "unsendable":
             raise TypeError(f"what the notebook's code returned could not be sent to the grader "
                             f"({answer.get('reason', '')})")
@@ -185,6 +195,8 @@ class Kernel:
     def _exchange(self, message: dict, deadline: float | None, refs: tuple = ((), ())) -> dict:
         if self.sandbox.send_fd is None:
             raise KernelFailure("the kernel is no longer running")
+        self.seq += 1
+        message["seq"] = self.seq
         try:
             wire.write_frame(self.sandbox.send_fd, pickle.dumps(message, protocol=4))
         except (BrokenPipeError, OSError) as exc:
@@ -213,6 +225,8 @@ class Kernel:
                 self.reports.append({k: str(answer.get(k, ""))[:300] for k in ("kind", "rule", "how", "function")})
             elif kind == "callback":
                 self._callback(answer, refs)
+            elif answer.get("seq") != self.seq or not isinstance(kind, str):
+                raise self._failure("the kernel broke the grading protocol (an answer out of sequence)")
             elif interrupted and kind == "interrupted":
                 raise CellTimeout("stopped by the time limit per cell (an endless loop, or very slow code?)")
             else:
