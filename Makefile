@@ -10,7 +10,7 @@ SUBMISSIONS ?=
 # Assignments are the folders of solutions/ (one per chapter: chNN_slug).
 ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
 
-.PHONY: setup book lab test grade execute notebooks clean
+.PHONY: setup sandbox book lab test grade execute notebooks clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt "pip==26.3"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $@
+
+## sandbox: bubblewrap, the sandbox the grader runs notebooks in (apt-get installs it when run as root, as in CI)
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap (the grader's sandbox)"; \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "The grader runs notebooks in a bubblewrap sandbox: sudo apt-get install bubblewrap" >&2; exit 1; \
+	  fi; }
 
 ## book: build the HTML book into _build/html from the chapters' stored outputs
 book: $(STAMP)
@@ -31,11 +42,11 @@ lab: $(STAMP)
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 ## test: unit tests, every chapter and solution notebook executed, grading round trips, book build
-test: $(STAMP)
+test: $(STAMP) sandbox
 	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15
 
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip>"; exit 2; }
 	$(BIN)/python -m llmcourse.grading "$(SUBMISSIONS)" --out grading/ $(GRADE_ARGS)
 
