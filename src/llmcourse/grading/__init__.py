@@ -14,15 +14,19 @@ module            job
 ``notebook``      reading a submission safely, restoring what a learner may not change
 ``exercise``      what an assignment is: set-up, graded names, test cells, points, rules
 ``discovery``     finding submissions in a folder or zip (every entry gets a row)
-``sandbox``       bubblewrap namespaces and whole-tree limits (cgroups) for a kernel
+``sandbox``       bubblewrap namespaces for a kernel: what it sees, how it starts and stops
+``limits``        memory and processes of the whole tree (cgroups), per-process limits
 ``driver``        the learner's kernel inside the sandbox (runs cells, answers calls)
+``encoder``       inside the sandbox: the learner's values as plain data or handles
 ``monitor``       run-time checks in the sandbox: forbidden calls, tampering
-``wire``          what crosses the boundary: frames, pickled arguments, decoded results
+``wire``          what crosses the boundary: frames, tensors as bytes, the strict decoder
+``arguments``     arguments pickled into the sandbox, their changes copied back
 ``session``       the grader's side of a kernel: proxies, callbacks, time limits
 ``runner``        grading one notebook: test cells run in the grader against the sandbox
 ``gradebook``     results into nbgrader's gradebook and the CSV
 ``feedback``      the feedback page (a Jinja2 template; no hidden-test code)
 ``cli``           ``python -m llmcourse.grading``: many notebooks, in parallel, resumable
+``similarity``    how much of a solution the book already shows (the copy-proof check)
 ================  ==========================================================================
 
 Why the kernel runs in a sandbox and the tests do not: a submission's Python can do anything,

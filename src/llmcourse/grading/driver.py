@@ -23,9 +23,7 @@ No test code ever reaches this process.
 
 from __future__ import annotations
 
-import base64
 import builtins
-import io
 import itertools
 import json
 import os
@@ -38,103 +36,12 @@ import traceback
 
 import torch
 
-from llmcourse.grading import wire
+from llmcourse.grading import arguments, wire
+from llmcourse.grading.encoder import CappedWriter, Encoder
 from llmcourse.grading.monitor import Monitor, resolve
 
-MAX_OUTPUT = 20_000      # characters of output kept per cell or call
 MAX_ITER = 100_000       # items materialised by an ``iter`` request
 BUILTIN_ERRORS = {name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)}
-
-
-class CappedWriter(io.TextIOBase):
-    """A text stream that keeps the first ``limit`` characters and counts the rest."""
-
-    def __init__(self, limit: int = MAX_OUTPUT):
-        self.parts, self.kept, self.dropped, self.limit = [], 0, 0, limit
-
-    def write(self, text) -> int:
-        text = str(text)
-        room = self.limit - self.kept
-        self.parts.append(text[:max(room, 0)])
-        self.kept += min(len(text), max(room, 0))
-        self.dropped += max(len(text) - max(room, 0), 0)
-        return len(text)
-
-    def value(self) -> str:
-        tail = f"\n[output truncated by the grader: {self.dropped:,} more characters]\n" if self.dropped else ""
-        return "".join(self.parts) + tail
-
-
-class Encoder:
-    """Learner values → JSON trees that :func:`wire.decode` reads (``refs``: id → (space, index))."""
-
-    def __init__(self, driver: "Driver", refs: dict[int, tuple[str, int]]):
-        self.driver, self.refs = driver, refs
-        self.room = wire.MAX_FRAME * 3 // 4   # raw bytes that still fit in a frame once in base64
-
-    def tensor(self, t: torch.Tensor, depth: int = 0) -> dict:
-        self.room -= t.numel() * t.element_size()
-        if self.room < 0:
-            raise wire.WireError(f"the result is larger than the {wire.MAX_FRAME // 2**20} MiB a frame may carry")
-        name, shape, raw = wire.tensor_bytes(t)
-        grad = t.grad if t.is_leaf and isinstance(t.grad, torch.Tensor) else None
-        return {"t": "tensor", "dtype": name, "shape": shape, "b64": base64.b64encode(raw).decode(),
-                "rg": bool(t.requires_grad), "param": isinstance(t, torch.nn.Parameter),
-                "grad": self.tensor(grad, depth + 1) if grad is not None else None}
-
-    def contents(self, obj, depth: int = 0):
-        if isinstance(obj, list):
-            return [self(x, depth + 1) for x in obj]
-        if isinstance(obj, dict):
-            return {"t": "dict", "items": [[self(k, depth + 1), self(v, depth + 1)] for k, v in obj.items()]}
-        return {"t": "frozenset" if isinstance(obj, frozenset) else "set", "items": [self(x, depth + 1) for x in obj]}
-
-    def __call__(self, obj, depth: int = 0):
-        if depth > wire.MAX_DEPTH:
-            raise wire.WireError(f"the value is nested deeper than {wire.MAX_DEPTH} levels")
-        ref = self.refs.get(id(obj))
-        if ref is not None:
-            return {"t": "ref", "space": ref[0], "k": ref[1]}
-        kind = type(obj)
-        if obj is None or kind in (bool, int, str):
-            return obj
-        if kind is float:
-            return wire.encode_float(obj)
-        if isinstance(obj, torch.Tensor):
-            if self.room < obj.numel() * obj.element_size():
-                raise wire.WireError(f"the result is larger than the {wire.MAX_FRAME // 2**20} MiB a frame may carry")
-            try:
-                return self.tensor(obj, depth)
-            except wire.WireError:
-                return self.driver.handle(obj)
-        if isinstance(obj, bool):
-            return bool(obj)
-        if isinstance(obj, int):
-            return int(obj)
-        if isinstance(obj, float):
-            return wire.encode_float(float(obj))
-        if isinstance(obj, str):
-            return str.__str__(obj)
-        if isinstance(obj, (bytes, bytearray)):
-            return {"t": "bytes", "b64": base64.b64encode(bytes(obj)).decode()}
-        if isinstance(obj, complex):
-            return {"t": "complex", "re": wire.encode_float(obj.real), "im": wire.encode_float(obj.imag)}
-        if isinstance(obj, torch.Size):
-            return {"t": "size", "items": [int(s) for s in obj]}
-        if isinstance(obj, tuple):
-            return {"t": "tuple", "items": [self(x, depth + 1) for x in obj]}
-        if isinstance(obj, (list, dict, set, frozenset)):
-            return self.contents(obj, depth)
-        if isinstance(obj, torch.dtype):
-            return {"t": "dtype", "v": str(obj).removeprefix("torch.")}
-        if isinstance(obj, torch.device):
-            return {"t": "device", "v": str(obj)}
-        numpy = sys.modules.get("numpy")
-        if numpy is not None and isinstance(obj, (numpy.ndarray, numpy.generic)) and not obj.dtype.hasobject:
-            array = numpy.ascontiguousarray(obj)
-            return {"t": "ndarray", "dtype": array.dtype.str, "shape": list(array.shape),
-                    "scalar": isinstance(obj, numpy.generic), "b64": base64.b64encode(array.tobytes()).decode()}
-        return self.driver.handle(obj)
 
 
 class GraderObject:
@@ -167,7 +74,7 @@ class Driver:
         self.refs: dict[int, tuple[str, int]] = {}
         self.cells: dict[str, int] = {}   # IPython's execution count → the notebook's cell number
         self.monitor = Monitor(self.report)
-        wire.SANDBOX.update(handles=self.handles, callback=lambda index: GraderObject(self, index))
+        arguments.SANDBOX.update(handles=self.handles, callback=lambda index: GraderObject(self, index))
         for code in (Driver._call.__code__, Driver.callback.__code__):
             self.monitor.allow_caller(code)
         from IPython.core.interactiveshell import InteractiveShell
@@ -252,7 +159,7 @@ class Driver:
         return {"type": "released"}
 
     def _call(self, request: dict) -> dict:
-        wire.REBUILT.clear()
+        arguments.REBUILT.clear()
         kind, key = request["target"]
         if kind == "handle":
             target = self.handles[key]
@@ -262,9 +169,9 @@ class Driver:
             return {"type": "raised", "ename": "NameError", "mro": ["NameError"], "traceback": [],
                     "evalue": f"name '{key}' is not defined: the notebook does not define `{key}`"}
         payload = self.load(request["payload"])
-        containers = wire.walk_containers(payload)
+        containers = arguments.walk_containers(payload)
         before = [_snapshot(c) for c in containers]
-        self.refs = {id(obj): ("o", k) for k, obj in wire.REBUILT.items()}
+        self.refs = {id(obj): ("o", k) for k, obj in arguments.REBUILT.items()}
         self.refs.update({id(c): ("c", k) for k, c in enumerate(containers)})
         _set_rng(request.get("rng"))
         out = CappedWriter()
@@ -292,7 +199,7 @@ class Driver:
 
     def sync(self, encode: Encoder, containers: list, changed: list[int]) -> dict:
         objects = []
-        for k, obj in wire.REBUILT.items():
+        for k, obj in arguments.REBUILT.items():
             if isinstance(obj, torch.Tensor):
                 objects.append([k, encode.tensor(obj)])
             elif isinstance(obj, torch.nn.Module):

@@ -27,7 +27,9 @@ from typing import Any
 import torch
 
 from llmcourse.grading import wire
-from llmcourse.grading.sandbox import Limits, Sandbox, rlimits
+from llmcourse.grading.arguments import apply_sync, dumps_args, walk_containers
+from llmcourse.grading.limits import Limits, rlimits
+from llmcourse.grading.sandbox import Sandbox
 
 START_SECONDS = 120       # for the sandbox to start Python and import torch (slow on a busy machine)
 GRACE_SECONDS = 5         # for an interrupted call to come back before the kernel counts as unresponsive
@@ -163,8 +165,8 @@ class Kernel:
     def request(self, target: tuple[str, Any], action: str, payload: Any, check: str | None) -> Any:
         """Act on a learner object in the sandbox; return the decoded result (or raise theirs)."""
         indexed: list = []
-        data = wire.dumps_args(payload, indexed, self.callbacks)
-        containers = wire.walk_containers(payload)
+        data = dumps_args(payload, indexed, self.callbacks)
+        containers = walk_containers(payload)
         numpy = sys.modules.get("numpy")
         rng = {"torch": torch.get_rng_state(), "random": random.getstate(),
                "numpy": numpy.random.get_state() if numpy is not None else None}
@@ -181,7 +183,7 @@ class Kernel:
                             f"({answer.get('reason', '')})")
         refs = {"o": indexed, "c": containers}
         make = self._handle_maker(check)
-        self._apply_sync(answer.get("sync", {}), refs, make)
+        apply_sync(answer.get("sync", {}), refs, make)
         self._apply_rng(answer.get("rng"))
         if answer["type"] == "raised":
             raise learner_error(answer)
@@ -256,43 +258,13 @@ class Kernel:
                 value = target[payload]
             else:
                 value = len(target)
-            reply = {"op": "callback_result", "payload": wire.dumps_args(value, None, self.callbacks)}
+            reply = {"op": "callback_result", "payload": dumps_args(value, None, self.callbacks)}
         except Exception as exc:  # the test-defined function failed on what the learner's code passed
             reply = {"op": "callback_error", "ename": type(exc).__name__, "evalue": str(exc)[:500]}
         wire.write_frame(self.sandbox.send_fd, pickle.dumps(reply, protocol=4))
 
     def _handle_maker(self, check: str | None):
         return lambda ident, type_name: Remote(self, ("handle", ident), type_name, check)
-
-    @staticmethod
-    def _apply_sync(sync: dict, refs: dict, make) -> None:
-        indexed, containers = refs["o"], refs["c"]
-        for k, node in sync.get("objects", []):
-            if not (type(k) is int and 0 <= k < len(indexed)):
-                raise wire.WireError(f"sync for an object {k!r} the grader did not send")
-            obj = indexed[k]
-            if isinstance(obj, torch.Tensor) and node.get("t") == "tensor":
-                _copy_tensor(obj, wire.decode(node))
-            elif isinstance(obj, torch.nn.Module) and node.get("t") == "module":
-                obj.train(bool(node.get("training")))
-            elif isinstance(obj, torch.optim.Optimizer) and node.get("t") == "optimizer":
-                try:
-                    obj.load_state_dict(wire.decode(node.get("state"), refs, make))
-                except (ValueError, KeyError, TypeError, RuntimeError):
-                    pass
-            elif isinstance(obj, torch.Generator) and node.get("t") == "generator":
-                obj.set_state(wire.decode(node.get("state")))
-        for k, node in sync.get("containers", []):
-            if not (type(k) is int and 0 <= k < len(containers)):
-                raise wire.WireError(f"sync for a container {k!r} the grader did not send")
-            container, new = containers[k], wire.decode(node, refs, make)
-            if type(container) is not type(new):
-                continue
-            if isinstance(container, list):
-                container[:] = new
-            else:
-                container.clear()
-                container.update(new)
 
     @staticmethod
     def _apply_rng(states: dict | None) -> None:
@@ -306,15 +278,3 @@ class Kernel:
             numpy.random.set_state(wire.decode(states["numpy"]))
 
 
-def _copy_tensor(target: torch.Tensor, new: torch.Tensor) -> None:
-    with torch.no_grad():
-        if target.shape == new.shape and target.dtype == new.dtype:
-            if not torch.equal(target, new):
-                target.copy_(new)
-        else:
-            target.data = new
-    grad = new.grad
-    if grad is None or (grad.shape == target.shape and grad.dtype == target.dtype):
-        target.grad = grad
-    if target.is_leaf and new.requires_grad != target.requires_grad and (target.is_floating_point() or target.is_complex()):
-        target.requires_grad_(new.requires_grad)

@@ -4,11 +4,8 @@ The grader never runs learner code and the learner's process never sees a test. 
 length-prefixed frames over two pipes, in two formats:
 
 * **grader → sandbox: pickle.** Arguments for the learner's functions (tensors, modules,
-  optimizers, generators, plain data). Only the sandbox unpickles, so pickle's power stays on
-  the untrusted side. Every tensor, module, optimizer and generator gets an index
-  (:class:`ArgPickler`), so that after the call the sandbox can send back what the function
-  changed in place. Test-defined functions (a lambda, a toy model) cannot be pickled: they become
-  *callbacks*, run in the grader when the learner's code calls them.
+  optimizers, generators, plain data), see :mod:`llmcourse.grading.arguments`. Only the sandbox
+  unpickles, so pickle's power stays on the untrusted side.
 * **sandbox → grader: JSON.** Results, exceptions, reports. :func:`decode` builds only plain
   values — ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``, lists,
   tuples, dicts, sets, tensors, NumPy arrays — or :class:`Handle` for anything else. Nothing the
@@ -21,13 +18,10 @@ Used by :mod:`llmcourse.grading.driver` (sandbox side) and :mod:`llmcourse.gradi
 from __future__ import annotations
 
 import base64
-import io
 import os
-import pickle
 import select
 import struct
 import time
-import types
 from typing import Any
 
 import torch
@@ -110,133 +104,6 @@ def tensor_from_bytes(name: str, shape: list[int], raw: bytes) -> torch.Tensor:
     if not raw:
         return torch.empty(shape, dtype=dtype)
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(dtype).reshape(shape)
-
-
-# --------------------------------------------------------------------------- grader → sandbox
-
-def _needs_callback(obj: Any) -> bool:
-    """Test-defined callables and objects stay in the grader (they cannot be pickled by name)."""
-    if isinstance(obj, types.MethodType):
-        return _needs_callback(obj.__func__) or _needs_callback(obj.__self__)
-    if isinstance(obj, (types.FunctionType, type)):
-        return obj.__module__ == TEST_MODULE or "<" in obj.__qualname__
-    cls = type(obj)
-    return cls.__module__ == TEST_MODULE or "<" in cls.__qualname__
-
-
-ITERATORS = (types.GeneratorType, type(iter([])), type(iter(())), type(iter({})), type(iter({}.values())),
-             type(iter({}.items())), map, filter, zip, enumerate, range.__iter__(range(0)).__class__)
-
-
-class ArgPickler(pickle.Pickler):
-    """Pickles arguments for the sandbox; see the module docstring.
-
-    ``indexed`` collects every tensor, module, optimizer and generator pickled (the sandbox
-    rebuilds them in the same numbering); ``callbacks`` collects what must stay in the grader.
-    ``handles`` maps a :class:`Handle` to its id in the sandbox.
-    """
-
-    def __init__(self, file: io.BytesIO, indexed: list | None, callbacks: list):
-        super().__init__(file, protocol=4)
-        self.indexed, self.callbacks = indexed, callbacks
-
-    def _index(self, obj: Any) -> int:
-        if self.indexed is None:
-            return -1
-        self.indexed.append(obj)
-        return len(self.indexed) - 1
-
-    def reducer_override(self, obj: Any) -> Any:
-        # Never called for None, bool, int, float, str, bytes, list, tuple, dict, set: plain data
-        # pickles at C speed.
-        if isinstance(obj, Handle):
-            return _sandbox_handle, (obj._id,)
-        if isinstance(obj, ITERATORS):
-            return iter, (list(obj),)
-        if not isinstance(obj, torch.Tensor) and _needs_callback(obj):
-            self.callbacks.append(obj)
-            return _grader_object, (len(self.callbacks) - 1,)
-        if isinstance(obj, torch.Tensor):
-            name, shape, raw = tensor_bytes(obj)
-            grad = obj.grad if obj.is_leaf else None
-            return _rebuild_tensor, (self._index(obj), isinstance(obj, torch.nn.Parameter), name, shape, raw,
-                                     obj.requires_grad, grad)
-        if isinstance(obj, torch.Generator):
-            return _rebuild_generator, (self._index(obj), obj.get_state())
-        if isinstance(obj, (torch.nn.Module, torch.optim.Optimizer)):
-            reduced = obj.__reduce_ex__(4)
-            return (_rebuild_object, (self._index(obj), reduced[0], reduced[1])) + tuple(reduced[2:])
-        return NotImplemented
-
-
-def walk_containers(value: Any) -> list:
-    """The lists, dicts and sets inside ``value`` (through lists, tuples and dicts), in a fixed order.
-
-    Both sides walk the same arguments the same way, so container ``k`` is the same on each.
-    """
-    found, seen = [], set()
-
-    def visit(v: Any, depth: int) -> None:
-        if depth > MAX_DEPTH or id(v) in seen:
-            return
-        kind = type(v)
-        if kind in (list, dict, set):
-            seen.add(id(v))
-            found.append(v)
-        items = v if kind in (list, tuple) else v.values() if kind is dict else ()
-        for x in items:
-            if type(x) in (list, tuple, dict, set):
-                visit(x, depth + 1)
-
-    visit(value, 0)
-    return found
-
-
-def dumps_args(value: Any, indexed: list | None, callbacks: list) -> bytes:
-    """Pickle ``value`` for the sandbox (see :class:`ArgPickler`)."""
-    buffer = io.BytesIO()
-    ArgPickler(buffer, indexed, callbacks).dump(value)
-    return buffer.getvalue()
-
-
-# Rebuilt in the sandbox; ``REBUILT`` receives each indexed object under its index, and the
-# driver sets ``SANDBOX["handles"]`` (its objects by handle id) and ``SANDBOX["callback"]``
-# (index → proxy for a test-defined object).
-REBUILT: dict[int, Any] = {}
-SANDBOX: dict[str, Any] = {}
-
-
-def _sandbox_handle(ident):
-    return SANDBOX["handles"][ident]
-
-
-def _grader_object(index):
-    return SANDBOX["callback"](index)
-
-
-def _rebuild_tensor(index, is_param, name, shape, raw, requires_grad, grad):
-    t = tensor_from_bytes(name, shape, raw)
-    t = torch.nn.Parameter(t, requires_grad=requires_grad) if is_param else t.requires_grad_(requires_grad)
-    if grad is not None:
-        t.grad = grad
-    if index >= 0:
-        REBUILT[index] = t
-    return t
-
-
-def _rebuild_generator(index, state):
-    g = torch.Generator()
-    g.set_state(state)
-    if index >= 0:
-        REBUILT[index] = g
-    return g
-
-
-def _rebuild_object(index, func, args):
-    obj = func(*args)
-    if index >= 0:
-        REBUILT[index] = obj
-    return obj
 
 
 # --------------------------------------------------------------------------- sandbox → grader
