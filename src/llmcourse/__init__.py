@@ -18,9 +18,8 @@ module              chapter
 ``zoo``             models trained once and cached: ``load_pretrained("gpt-stories")`` (Chapter 07 on)
 ``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
 ``display``         showing package source and tables in chapters
-``authoring``       exercise notebooks: cell tags → nbgrader metadata
-``grading``         forbidden-call checks used by every exercise's test cells
-``grade``           ``python -m llmcourse.grade``: autograde a folder or zip of submissions
+``grading``         exercises and their grading: ``check_forbidden`` in test cells, cell tags → nbgrader
+                    metadata, and ``python -m llmcourse.grading`` (sandboxed autograding of a class)
 ==================  ==========================================
 """
 

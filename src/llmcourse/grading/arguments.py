@@ -69,7 +69,7 @@ class ArgPickler(pickle.Pickler):
             return _rebuild_tensor, (self._index(obj), isinstance(obj, torch.nn.Parameter), name, shape, raw,
                                      obj.requires_grad, grad)
         if isinstance(obj, torch.Generator):
-            return _rebuild_generator, (self._index(obj), obj.get_state())
+            return _rebuild_generator, (self._index(obj), obj.get_state().numpy().tobytes())
         if isinstance(obj, (torch.nn.Module, torch.optim.Optimizer)):
             reduced = obj.__reduce_ex__(4)
             return (_rebuild_object, (self._index(obj), reduced[0], reduced[1])) + tuple(reduced[2:])
@@ -131,9 +131,9 @@ def _rebuild_tensor(index, is_param, name, shape, raw, requires_grad, grad):
     return t
 
 
-def _rebuild_generator(index, state):
+def _rebuild_generator(index, state: bytes):
     g = torch.Generator()
-    g.set_state(state)
+    g.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
     if index >= 0:
         REBUILT[index] = g
     return g
