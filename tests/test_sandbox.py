@@ -166,7 +166,8 @@ def kernel():
                   "def shout(x):\n    raise KeyError(f'no {x}')\n"
                   "def spin():\n    while True:\n        pass\n"
                   "class Box:\n    def __init__(self, v):\n        self.v = v\n    def get(self):\n        return self.v\n"
-                  "    def __eq__(self, other):\n        return True\n", 60)
+                  "    def __eq__(self, other):\n        return True\n"
+                  "def unbox(box, f=None):\n    return (f or (lambda b: b.get()))(box)\n", 60)
     yield k
     k.close()
 
@@ -195,6 +196,9 @@ def test_objects_come_back_as_handles(kernel):
     box = Remote(kernel, ("global", "Box"), "class", None)(41)
     assert isinstance(box, Remote) and box != 41 and box.get() == 41 and box.v == 41
     assert json.loads(json.dumps(box.v)) == 41
+    unbox = Remote(kernel, ("global", "unbox"), "function", None)
+    assert unbox(box) == 41  # the learner's object, passed back to the notebook, is the same object
+    assert isinstance(unbox(box, Remote(kernel, ("global", "Box"), "class", None)), Remote)  # their class too
 
 
 def test_a_call_past_its_time_is_interrupted(kernel):

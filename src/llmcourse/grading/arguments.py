@@ -58,6 +58,10 @@ class ArgPickler(pickle.Pickler):
         # pickles at C speed.
         if isinstance(obj, Handle):
             return _sandbox_handle, (obj._id,)
+        target = getattr(type(obj), "__llmcourse_target__", None)
+        if target is not None:  # a proxy for the learner's own object, passed back to the notebook
+            kind, key = target.__get__(obj)
+            return (_sandbox_handle, (key,)) if kind == "handle" else (_sandbox_global, (key,))
         if isinstance(obj, ITERATORS):
             return iter, (list(obj),)
         if not isinstance(obj, torch.Tensor) and _needs_callback(obj):
@@ -107,14 +111,18 @@ def dumps_args(value: Any, indexed: list | None, callbacks: list) -> bytes:
 
 
 # Rebuilt in the sandbox; ``REBUILT`` receives each indexed object under its index, and the
-# driver sets ``SANDBOX["handles"]`` (its objects by handle id) and ``SANDBOX["callback"]``
-# (index → proxy for a test-defined object).
+# driver sets ``SANDBOX["handles"]`` (its objects by handle id), ``SANDBOX["global"]`` (a name of
+# the notebook → its value) and ``SANDBOX["callback"]`` (index → proxy for a test-defined object).
 REBUILT: dict[int, Any] = {}
 SANDBOX: dict[str, Any] = {}
 
 
 def _sandbox_handle(ident):
     return SANDBOX["handles"][ident]
+
+
+def _sandbox_global(name):
+    return SANDBOX["global"](name)
 
 
 def _grader_object(index):

@@ -74,7 +74,8 @@ class Driver:
         self.refs: dict[int, tuple[str, int]] = {}
         self.cells: dict[str, int] = {}   # IPython's execution count → the notebook's cell number
         self.monitor = Monitor(self.report)
-        arguments.SANDBOX.update(handles=self.handles, callback=lambda index: GraderObject(self, index))
+        arguments.SANDBOX.update(handles=self.handles, callback=lambda index: GraderObject(self, index),
+                                 **{"global": lambda name: self.shell.user_ns[name]})
         for code in (Driver._call.__code__, Driver.callback.__code__):
             self.monitor.allow_caller(code)
         from IPython.core.interactiveshell import InteractiveShell

@@ -78,6 +78,11 @@ class Remote:
     def __init__(self, kernel: "Kernel", target: tuple[str, Any], type_name: str, check: str | None):
         self._kernel, self._target, self._type, self._check = kernel, target, type_name, check
 
+    @property
+    def __llmcourse_target__(self) -> tuple[str, Any]:
+        """What the sandbox resolves this proxy to when it is passed back as an argument."""
+        return self._target
+
     def _ask(self, action: str, payload: Any = None) -> Any:
         return self._kernel.request(self._target, action, payload, self._check)
 
