@@ -3,157 +3,195 @@
 MUTANTS: mutant name → {grade id of a solution cell: the cell's code in that wrong answer}.
 The other solution cells keep the correct answer, so each mutant tests one mistake.
 EXPECTED_ZERO: mutant name → test cells that must score 0 (here: forbidden calls).
+BOOK_COUNTERPARTS: graded function → the book's functions for the same idea under another name
+(tests/test_copyproof.py pastes each as the answer; it must lose points). The book also shows
+LayerNorm.forward, MultiHeadAttention.forward and Block.forward, methods the exercise's RMSNorm,
+grouped-query attention and parallel block change.
 """
 
-_MERGE_OK = '''
-
-def merge_heads(x):
-    B, H, T, D = x.shape
-    return x.transpose(1, 2).reshape(B, T, H * D)
-'''
-
 _SPLIT_OK = '''
-def split_heads(x, n_heads):
+def split_qkv_heads(qkv, n_heads, n_kv_heads):
+    B, T, W = qkv.shape
+    if n_heads % n_kv_heads or W % (n_heads + 2 * n_kv_heads):
+        raise ValueError("sizes do not fit")
+    D = W // (n_heads + 2 * n_kv_heads)
+    q, k, v = qkv.split([n_heads * D, n_kv_heads * D, n_kv_heads * D], dim=-1)
+    return (q.view(B, T, n_heads, D).transpose(1, 2), k.view(B, T, n_kv_heads, D).transpose(1, 2),
+            v.view(B, T, n_kv_heads, D).transpose(1, 2))
+'''
+
+_REPEAT_OK = '''
+
+def repeat_kv_heads(kv, n_heads):
+    if n_heads % kv.shape[1]:
+        raise ValueError("G must divide H")
+    return kv.repeat_interleave(n_heads // kv.shape[1], dim=1)
+'''
+
+_GQA_PROJECT = '''
+def grouped_query_attention(x, qkv_weight, qkv_bias, proj_weight, proj_bias, n_heads, n_kv_heads, mask=None):
     B, T, C = x.shape
-    if C % n_heads:
-        raise ValueError("C must be divisible by n_heads")
-    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
+    D = C // n_heads
+    q, k, v = split_qkv_heads(x @ qkv_weight.T + qkv_bias, n_heads, n_kv_heads)
 '''
 
-_MHA_PROJECT = '''
-def multi_head_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, n_heads, mask=None):
-    C = x.shape[-1]
-    q, k, v = (x @ in_proj_weight.T + in_proj_bias).split(C, dim=-1)
-    q, k, v = split_heads(q, n_heads), split_heads(k, n_heads), split_heads(v, n_heads)
+_GQA_TAIL = '''    s = q @ k.transpose(-2, -1) / math.sqrt(D)
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    y = torch.softmax(s, dim=-1) @ v
+    return y.transpose(1, 2).reshape(B, T, C) @ proj_weight.T + proj_bias
 '''
 
-_LN_SUBLAYERS = '''
+_BRANCHES = '''
 def _ffn(z, p):
     return F.gelu(z @ p["mlp.fc.weight"].T + p["mlp.fc.bias"]) @ p["mlp.proj.weight"].T + p["mlp.proj.bias"]
 
 
-def _attn(z, p, n_heads, causal=True):
+def _attn(z, p, n_heads, n_kv_heads, causal=True):
     T = z.shape[1]
     mask = torch.arange(T)[None, :] <= torch.arange(T)[:, None] if causal else None
-    return multi_head_attention(z, p["attn.qkv.weight"], p["attn.qkv.bias"], p["attn.proj.weight"],
-                                p["attn.proj.bias"], n_heads, mask=mask)
+    return grouped_query_attention(z, p["attn.qkv.weight"], p["attn.qkv.bias"], p["attn.proj.weight"],
+                                   p["attn.proj.bias"], n_heads, n_kv_heads, mask=mask)
 
 '''
 
 MUTANTS: dict[str, dict[str, str]] = {
-    # split by reading the memory directly as (B, H, T, D): the right shape, positions mixed up
-    "split_heads_view_without_transpose": {"heads": '''
-def split_heads(x, n_heads):
-    B, T, C = x.shape
-    if C % n_heads:
-        raise ValueError("C must be divisible by n_heads")
-    return x.reshape(B, n_heads, T, C // n_heads)
-''' + _MERGE_OK},
-    # merged by flattening (B, H, T, D) without moving the heads back behind the positions
-    "merge_heads_reshape_without_transpose": {"heads": _SPLIT_OK + '''
+    # each part read directly as (B, heads, T, D): the right shapes, positions mixed up
+    "split_view_without_transpose": {"heads": '''
+def split_qkv_heads(qkv, n_heads, n_kv_heads):
+    B, T, W = qkv.shape
+    if n_heads % n_kv_heads or W % (n_heads + 2 * n_kv_heads):
+        raise ValueError("sizes do not fit")
+    D = W // (n_heads + 2 * n_kv_heads)
+    q, k, v = qkv.split([n_heads * D, n_kv_heads * D, n_kv_heads * D], dim=-1)
+    return q.reshape(B, n_heads, T, D), k.reshape(B, n_kv_heads, T, D), v.reshape(B, n_kv_heads, T, D)
+''' + _REPEAT_OK},
+    # the chapter's equal thirds: right only when G = H
+    "split_equal_thirds": {"heads": '''
+def split_qkv_heads(qkv, n_heads, n_kv_heads):
+    B, T, W = qkv.shape
+    if n_heads % n_kv_heads or W % (n_heads + 2 * n_kv_heads):
+        raise ValueError("sizes do not fit")
+    D = W // (n_heads + 2 * n_kv_heads)
+    q, k, v = qkv.split(W // 3, dim=-1)
+    return (q[..., :n_heads * D].reshape(B, T, n_heads, D).transpose(1, 2),
+            k[..., :n_kv_heads * D].reshape(B, T, n_kv_heads, D).transpose(1, 2),
+            v[..., :n_kv_heads * D].reshape(B, T, n_kv_heads, D).transpose(1, 2))
+''' + _REPEAT_OK},
+    # the kv heads tiled (0, 1, 0, 1) instead of each repeated in a row (0, 0, 1, 1)
+    "repeat_kv_tiled": {"heads": _SPLIT_OK + '''
 
-def merge_heads(x):
-    B, H, T, D = x.shape
-    return x.reshape(B, T, H * D)
+def repeat_kv_heads(kv, n_heads):
+    if n_heads % kv.shape[1]:
+        raise ValueError("G must divide H")
+    return kv.repeat(1, n_heads // kv.shape[1], 1, 1)
 '''},
-    # heads take every H-th column (interleaved) instead of a contiguous block of D columns
-    "split_heads_interleaved_columns": {"heads": '''
-def split_heads(x, n_heads):
-    B, T, C = x.shape
-    if C % n_heads:
-        raise ValueError("C must be divisible by n_heads")
-    return x.view(B, T, C // n_heads, n_heads).permute(0, 3, 1, 2)
+    # no size checks: an indivisible width is silently cut wrong
+    "split_without_value_error": {"heads": '''
+def split_qkv_heads(qkv, n_heads, n_kv_heads):
+    B, T, W = qkv.shape
+    D = W // (n_heads + 2 * n_kv_heads)
+    q, k, v = qkv[..., :n_heads * D], qkv[..., n_heads * D:(n_heads + n_kv_heads) * D], qkv[..., (n_heads + n_kv_heads) * D:]
+    return (q.reshape(B, T, n_heads, D).transpose(1, 2), k.reshape(B, T, n_kv_heads, D).transpose(1, 2),
+            v.reshape(B, T, -1, D).transpose(1, 2))
 
 
-def merge_heads(x):
-    B, H, T, D = x.shape
-    return x.permute(0, 2, 3, 1).reshape(B, T, H * D)
+def repeat_kv_heads(kv, n_heads):
+    return kv.repeat_interleave(n_heads // kv.shape[1], dim=1)
 '''},
-    # torch.var's default: divides by C - 1
-    "layer_norm_unbiased_variance": {"layer_norm": '''
-def layer_norm(x, weight, bias, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    var = x.var(dim=-1, keepdim=True)
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+    # the mean subtracted as in a layer norm: RMSNorm keeps it
+    "rms_norm_centred": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
+    work = x.float()
+    centred = work - work.mean(dim=-1, keepdim=True)
+    return (centred / torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + eps) * weight.float()).to(x.dtype)
 '''},
-    # statistics over the positions (dim -2) instead of the features
-    "layer_norm_over_wrong_axis": {"layer_norm": '''
-def layer_norm(x, weight, bias, eps=1e-5):
+    # eps added to the root instead of inside it
+    "rms_norm_eps_outside_root": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
+    work = x.float()
+    return (work / (work.pow(2).mean(dim=-1, keepdim=True).sqrt() + eps) * weight.float()).to(x.dtype)
+'''},
+    # no upcast: float16 squares overflow to inf and the output collapses to 0
+    "rms_norm_in_half_precision": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight
+'''},
+    # upcast but never cast back: float16 in, float32 out
+    "rms_norm_returns_float32": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
+    work = x.float()
+    return work * torch.rsqrt(work.pow(2).mean(dim=-1, keepdim=True) + eps) * weight.float()
+'''},
+    # the root mean square over the positions (dim -2) instead of the features
+    "rms_norm_over_wrong_axis": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
     axis = -2 if x.dim() > 1 else -1
-    mean = x.mean(dim=axis, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=axis, keepdim=True)
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+    work = x.float()
+    return (work * torch.rsqrt(work.pow(2).mean(dim=axis, keepdim=True) + eps) * weight.float()).to(x.dtype)
 '''},
-    # no eps: a constant vector divides 0 by 0
-    "layer_norm_without_eps": {"layer_norm": '''
-def layer_norm(x, weight, bias, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    std = ((x - mean) ** 2).mean(dim=-1, keepdim=True).sqrt()
-    return (x - mean) / std * weight + bias
+    # a ready-made RMSNorm: forbidden, so its tests score 0 even though they would pass
+    "rms_norm_uses_torch": {"rms_norm": '''
+def rms_norm(x, weight, eps=1e-6):
+    return F.rms_norm(x.float(), (x.shape[-1],), weight.float(), eps).to(x.dtype)
 '''},
+    # query head h reads kv head h % G (tiled) instead of h // (H / G)
+    "gqa_kv_heads_tiled": {"grouped_query_attention": _GQA_PROJECT + '''    k = k.repeat(1, n_heads // n_kv_heads, 1, 1)
+    v = v.repeat(1, n_heads // n_kv_heads, 1, 1)
+''' + _GQA_TAIL},
     # scores divided by sqrt(C), the model width, instead of sqrt(D), the head size
-    "mha_scaled_by_sqrt_model_dim": {"multi_head_attention": _MHA_PROJECT + '''    s = q @ k.transpose(-2, -1) / math.sqrt(C)
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf"))
-    return merge_heads(torch.softmax(s, dim=-1) @ v) @ out_proj_weight.T + out_proj_bias
-'''},
+    "gqa_scaled_by_sqrt_model_dim": {"grouped_query_attention": _GQA_PROJECT + '''    k, v = repeat_kv_heads(k, n_heads), repeat_kv_heads(v, n_heads)
+''' + _GQA_TAIL.replace("math.sqrt(D)", "math.sqrt(C)")},
+    # heads flattened without moving them behind the positions
+    "gqa_merge_without_transpose": {"grouped_query_attention": _GQA_PROJECT + '''    k, v = repeat_kv_heads(k, n_heads), repeat_kv_heads(v, n_heads)
+''' + _GQA_TAIL.replace("y.transpose(1, 2).reshape(B, T, C)", "y.reshape(B, T, C)")},
     # the output projection is forgotten: the heads are only concatenated
-    "mha_without_output_projection": {"multi_head_attention": _MHA_PROJECT + '''    s = q @ k.transpose(-2, -1) / math.sqrt(C // n_heads)
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf"))
-    return merge_heads(torch.softmax(s, dim=-1) @ v)
+    "gqa_without_output_projection": {"grouped_query_attention": _GQA_PROJECT + '''    k, v = repeat_kv_heads(k, n_heads), repeat_kv_heads(v, n_heads)
+''' + _GQA_TAIL.replace(" @ proj_weight.T + proj_bias", "")},
+    # the fused kernel's grouped-query mode: forbidden, so its tests score 0 even though they pass
+    "gqa_uses_fused_kernel": {"grouped_query_attention": _GQA_PROJECT + '''    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    return y.transpose(1, 2).reshape(B, T, C) @ proj_weight.T + proj_bias
 '''},
-    # queries and keys taken from the wrong thirds of in_proj_weight (k, q, v)
-    "mha_query_key_swapped": {"multi_head_attention": '''
-def multi_head_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, n_heads, mask=None):
-    C = x.shape[-1]
-    k, q, v = (x @ in_proj_weight.T + in_proj_bias).split(C, dim=-1)
-    q, k, v = split_heads(q, n_heads), split_heads(k, n_heads), split_heads(v, n_heads)
-    s = q @ k.transpose(-2, -1) / math.sqrt(C // n_heads)
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf"))
-    return merge_heads(torch.softmax(s, dim=-1) @ v) @ out_proj_weight.T + out_proj_bias
-'''},
-    # the fused kernel does the attention: forbidden, so its tests score 0 even though they pass
-    "mha_uses_fused_kernel": {"multi_head_attention": _MHA_PROJECT + '''    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return merge_heads(out) @ out_proj_weight.T + out_proj_bias
-'''},
-    # no residual connections: the sub-layers replace the stream instead of adding to it
-    "block_without_residual": {"pre_ln_block": _LN_SUBLAYERS + '''
-def pre_ln_block(x, params, n_heads):
+    # the chapter's sequential pre-LN order: the feed-forward network reads the stream after attention
+    "block_sequential": {"parallel_block": _BRANCHES + '''
+def parallel_block(x, params, n_heads, n_kv_heads):
     p = params
-    h = _attn(layer_norm(x, p["ln1.weight"], p["ln1.bias"]), p, n_heads)
-    return _ffn(layer_norm(h, p["ln2.weight"], p["ln2.bias"]), p)
+    h = x + _attn(rms_norm(x, p["norm.weight"]), p, n_heads, n_kv_heads)
+    return h + _ffn(rms_norm(h, p["norm.weight"]), p)
 '''},
-    # the original post-LN order: normalise after each residual addition
-    "block_post_ln": {"pre_ln_block": _LN_SUBLAYERS + '''
-def pre_ln_block(x, params, n_heads):
-    p = params
-    h = layer_norm(x + _attn(x, p, n_heads), p["ln1.weight"], p["ln1.bias"])
-    return layer_norm(h + _ffn(h, p), p["ln2.weight"], p["ln2.bias"])
+    # no residual connection: the branches replace the stream instead of adding to it
+    "block_without_residual": {"parallel_block": _BRANCHES + '''
+def parallel_block(x, params, n_heads, n_kv_heads):
+    n = rms_norm(x, params["norm.weight"])
+    return _attn(n, params, n_heads, n_kv_heads) + _ffn(n, params)
 '''},
     # attention without the causal mask: earlier positions see later ones
-    "block_not_causal": {"pre_ln_block": _LN_SUBLAYERS + '''
-def pre_ln_block(x, params, n_heads):
-    p = params
-    h = x + _attn(layer_norm(x, p["ln1.weight"], p["ln1.bias"]), p, n_heads, causal=False)
-    return h + _ffn(layer_norm(h, p["ln2.weight"], p["ln2.bias"]), p)
+    "block_not_causal": {"parallel_block": _BRANCHES + '''
+def parallel_block(x, params, n_heads, n_kv_heads):
+    n = rms_norm(x, params["norm.weight"])
+    return x + _attn(n, params, n_heads, n_kv_heads, causal=False) + _ffn(n, params)
 '''},
-    # ReLU instead of GELU in the feed-forward network
-    "block_relu_instead_of_gelu": {"pre_ln_block": _LN_SUBLAYERS.replace("F.gelu(", "torch.relu(") + '''
-def pre_ln_block(x, params, n_heads):
-    p = params
-    h = x + _attn(layer_norm(x, p["ln1.weight"], p["ln1.bias"]), p, n_heads)
-    return h + _ffn(layer_norm(h, p["ln2.weight"], p["ln2.bias"]), p)
+    # the feed-forward branch reads the raw stream instead of the normalised copy
+    "block_ffn_unnormalised": {"parallel_block": _BRANCHES + '''
+def parallel_block(x, params, n_heads, n_kv_heads):
+    n = rms_norm(x, params["norm.weight"])
+    return x + _attn(n, params, n_heads, n_kv_heads) + _ffn(x, params)
 '''},
-    # a ready-made layer norm: forbidden, so its tests score 0 even though they would pass
-    "layer_norm_uses_torch": {"layer_norm": '''
-def layer_norm(x, weight, bias, eps=1e-5):
-    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+    # the tanh approximation of GELU instead of the exact one
+    "block_tanh_gelu": {"parallel_block": _BRANCHES.replace("F.gelu(", "F.gelu(approximate='tanh', input=") + '''
+def parallel_block(x, params, n_heads, n_kv_heads):
+    n = rms_norm(x, params["norm.weight"])
+    return x + _attn(n, params, n_heads, n_kv_heads) + _ffn(n, params)
 '''},
 }
 
 EXPECTED_ZERO: dict[str, list[str]] = {
-    "mha_uses_fused_kernel": ["test_multi_head_attention", "test_multi_head_attention_hidden"],
-    "layer_norm_uses_torch": ["test_layer_norm", "test_layer_norm_hidden"],
+    "rms_norm_uses_torch": ["test_rms_norm", "test_rms_norm_hidden"],
+    "gqa_uses_fused_kernel": ["test_grouped_query_attention", "test_grouped_query_attention_hidden"],
+}
+
+BOOK_COUNTERPARTS: dict[str, list[str]] = {
+    "split_qkv_heads": ["split_heads"],
+    "repeat_kv_heads": ["split_heads", "merge_heads"],
+    "grouped_query_attention": ["scaled_dot_product_attention", "attend"],
 }
