@@ -30,7 +30,9 @@ from llmcourse.grading.similarity import THRESHOLD, book_blocks, closest_blocks,
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(assignments_of(ROOT))
-PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\nfrom typing import *\n"
+# What a learner pasting the book's code would add so that it runs (annotations are not evaluated).
+PRELUDE = ("from __future__ import annotations\nimport math\nimport torch\nimport torch.nn.functional as F\n"
+           "from torch import Tensor, nn\nfrom typing import *\nfrom collections.abc import *\n")
 
 
 def test_no_solution_is_contained_in_a_book_block():
@@ -42,17 +44,19 @@ def test_no_solution_is_contained_in_a_book_block():
 
 
 def _book_functions() -> list[tuple[str, str, str]]:
-    """(where, function name, the whole block's code) for every function the book shows."""
+    """(where, function name, code) for every function the book shows; the code is what a learner
+    would copy from that block: its imports and its function and class definitions."""
     found = []
     for where, code in book_blocks(ROOT / "book"):
-        code = textwrap.dedent(code)
         try:
-            tree = ast.parse(code)
+            tree = ast.parse(textwrap.dedent(code))
         except SyntaxError:
             continue
-        for node in tree.body:
+        kept = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
+        copied = ast.unparse(ast.Module(body=kept, type_ignores=[]))
+        for node in kept:
             if isinstance(node, ast.FunctionDef) and not (node.args.args and node.args.args[0].arg == "self"):
-                found.append((where, node.name, code))
+                found.append((where, node.name, copied))
     return found
 
 
@@ -107,6 +111,9 @@ def test_pasting_the_books_version_loses_points(course, assignment, function, or
     path = tmp_path / f"{assignment}.ipynb"
     nbformat.write(nb, path)
     result = grade_notebook(exercise, path, options=Options(course_root=ROOT))
+    pasted = result.cells[-1]
+    assert pasted.source == code and pasted.status == "ok", (
+        f"the pasted {origin} did not run, so the test proves nothing: {pasted.status} {pasted.error}")
     tests = exercise.tests_of(function) or [t.grade_id for t in exercise.tests if function in t.grade_id]
     earned = sum(t.score for t in result.tests if t.grade_id in tests)
     possible = sum(t.points for t in result.tests if t.grade_id in tests)
