@@ -67,15 +67,17 @@ def main() -> int:
         n = build_class(tmp / "class", args.copies)
         print(f"{n} notebooks ({args.copies} correct + {args.copies} blank per assignment, "
               f"{len(assignments_of(ROOT))} assignments)")
-        rates = {}
+        rates, rows = {}, {}
         for jobs in (1, 2):
             wall, first = grade(tmp / "class", tmp / f"out{jobs}", jobs)
             with open(tmp / f"out{jobs}" / "grades.csv", newline="") as f:
-                statuses = {row["status"] for row in csv.DictReader(f)}
+                rows[jobs] = [(r["student"], r["assignment"], r["score"], r["status"]) for r in csv.DictReader(f)]
+            statuses = {row[3] for row in rows[jobs]}
             rates[jobs] = (n - 1) / (wall - first) * 60
             print(f"--jobs {jobs}: {wall:6.1f} s in all, {first:5.1f} s to the first result, "
                   f"{rates[jobs]:5.1f} notebooks/min after that ({n / wall * 60:.1f} overall); statuses {sorted(statuses)}")
-        print(f"two jobs over one: {rates[2] / rates[1]:.2f}x")
+        print(f"two jobs over one: {rates[2] / rates[1]:.2f}x; "
+              f"same scores and statuses with one and two jobs: {rows[1] == rows[2]}")
     return 0
 
 
