@@ -149,6 +149,14 @@ def test_the_sandbox_never_sees_the_solutions(monkeypatch):
         python_paths(ROOT)
 
 
+def test_an_environment_under_tmp_is_still_visible(tmp_path):
+    """The sandbox's own /tmp is mounted first, so a checkout under /tmp is bound over it."""
+    from llmcourse.grading.sandbox import bwrap_command
+
+    command = bwrap_command(["3", "4"], ["/tmp/checkout/.venv"], Limits())
+    assert command.index("--tmpfs") < command.index("/tmp/checkout/.venv")
+
+
 def test_check_available_explains_a_missing_bwrap(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
@@ -173,10 +181,11 @@ def kernel():
 
 
 def test_the_kernel_sees_only_its_sandbox(kernel):
-    out = kernel.run_cell(1, "print(sorted(os.environ)); print(os.path.exists('/work/main/solutions'), os.getpid())", 30)
+    out = kernel.run_cell(1, f"print(sorted(os.environ)); print(os.path.exists({str(ROOT / 'solutions')!r}), "
+                             "os.path.exists(sys.prefix), os.getpid())", 30)
     environ, rest = out["stdout"].strip().splitlines()
     assert "LLMCOURSE_CACHE" in environ and "PYTEST_CURRENT_TEST" not in environ
-    assert rest.split() == ["False", "2"]
+    assert rest.split() == ["False", "True", "2"]
 
 
 def test_calls_raise_the_learners_error_type(kernel):

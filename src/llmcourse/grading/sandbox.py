@@ -70,9 +70,13 @@ def python_paths(course_root: Path | None) -> list[str]:
 
 
 def bwrap_command(driver_args: list[str], paths: list[str], limits: Limits) -> list[str]:
+    """The bubblewrap command line. Mounts apply in order: the empty /tmp comes first, so that an
+    environment that lives under /tmp (a checkout in a temporary folder) is bound on top of it."""
     command = ["bwrap", "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-               "--hostname", "sandbox", "--uid", "65534", "--gid", "65534", "--ro-bind", "/usr", "/usr"]
+               "--hostname", "sandbox", "--uid", "65534", "--gid", "65534",
+               "--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 2**20), "--tmpfs", "/tmp",
+               "--dir", "/tmp/work", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
         target = Path("/") / name
         if target.is_symlink():
@@ -83,8 +87,7 @@ def bwrap_command(driver_args: list[str], paths: list[str], limits: Limits) -> l
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for path in paths:
         command += ["--ro-bind", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 2**20), "--tmpfs", "/tmp",
-                "--dir", "/tmp/work", "--chdir", "/tmp/work", "--clearenv"]
+    command += ["--chdir", "/tmp/work", "--clearenv"]
     for key, value in ENVIRONMENT.items():
         command += ["--setenv", key, value]
     return command + ["--", sys.executable, "-I", "-m", "llmcourse.grading.driver", *driver_args]

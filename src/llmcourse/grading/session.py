@@ -137,7 +137,11 @@ class Kernel:
         self.sandbox.start()
         message = {"op": "setup", "rules": self.rules, "notebook": self.notebook,
                    "rlimits": rlimits(self.limits, self.sandbox.cgroup is not None)}
-        answer = self._exchange(message, time.monotonic() + START_SECONDS)
+        try:
+            answer = self._exchange(message, time.monotonic() + START_SECONDS)
+        except KernelFailure as exc:  # before any learner code: say what the sandbox itself printed
+            said = bytes(self.sandbox.output).decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise KernelFailure(f"the sandbox did not start ({exc}){': ' + said[0][:300] if said else ''}") from None
         if answer.get("type") != "ready":
             raise self._failure(f"the sandbox did not start: {answer.get('reason', answer.get('type'))}")
         return answer
