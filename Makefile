@@ -7,6 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUBMISSIONS ?=
+# Test workers (pytest-xdist): one per core by default; `make test TEST_WORKERS=1` runs in one process.
+TEST_WORKERS ?= auto
 # Assignments are the folders of solutions/ (one per chapter: chNN_slug).
 ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
 
@@ -43,7 +45,7 @@ lab: $(STAMP)
 
 ## test: unit tests, every chapter and solution notebook executed, grading round trips, book build
 test: $(STAMP) sandbox
-	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15
+	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
 grade: $(STAMP) sandbox

@@ -24,12 +24,29 @@ torch.set_num_threads(1)
 os.environ.setdefault("LLMCOURSE_CACHE", tempfile.mkdtemp(prefix="llmcourse-zoo-"))
 
 
+def pytest_collection_modifyitems(items):
+    """With parallel workers (``-n 2 --dist loadgroup``), a notebook's cells run in order in one
+    worker (they share its kernel)."""
+    import pytest
+
+    for item in items:
+        if str(item.path).endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(str(item.path)))
+
+
 def pytest_collection_finish(session):
     if not any(str(item.path).endswith(".ipynb") for item in session.items):
         return
     from llmcourse import zoo
 
-    for name in sorted(zoo.RECIPES):
+    # Parallel workers share the cache (LLMCOURSE_CACHE is set before they start) and each model is
+    # trained once under a file lock; odd workers go through the models in reverse, so that two
+    # workers train two different models at the same time.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    names = sorted(zoo.RECIPES)
+    if worker[2:].isdigit() and int(worker[2:]) % 2:
+        names.reverse()
+    for name in names:
         start = time.perf_counter()
         model = zoo.load_pretrained(name, progress=False)
         print(f"\nzoo: {name} ready in {time.perf_counter() - start:.0f} s "

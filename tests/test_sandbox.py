@@ -20,6 +20,8 @@ from llmcourse.grading.sandbox import SandboxUnavailable, check_available, pytho
 from llmcourse.grading.session import CellTimeout, Kernel, LearnerError, Remote
 
 ROOT = Path(__file__).resolve().parents[1]
+# Its module-scoped fixture (a grading run, a book build, a kernel) runs once: keep the module in one worker.
+pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 # --------------------------------------------------------------------------- the strict decoder

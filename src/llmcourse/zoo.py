@@ -16,7 +16,9 @@ never silently used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -232,26 +234,41 @@ def _load(path: Path, recipe: Recipe) -> Pretrained:
                       path)
 
 
+@contextlib.contextmanager
+def _lock(path: Path):
+    """Hold ``<path>.lock`` exclusively: one process trains a model, the others wait and load it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load_pretrained(name: str, *, directory: str | Path | None = None, progress: bool = True,
                     retrain: bool = False) -> Pretrained:
     """A zoo model by name (see :data:`RECIPES`), trained on first use and cached.
 
     ``directory`` overrides the cache folder (:func:`cache_dir`). ``retrain=True`` ignores the
     cache. A cache file that is unreadable, corrupt or from another recipe version is reported
-    with a warning and rebuilt. Training is seeded: the same code gives the same weights.
+    with a warning and rebuilt. Training is seeded: the same code gives the same weights. Processes
+    sharing a cache folder (parallel test workers, two notebooks) train each model once: the others
+    wait for it under a file lock and load it.
 
     Chapter 07 — GPT (used again from Chapter 08 on).
     """
     recipe = _recipe(name)
     path = cache_path(name, directory)
-    if path.exists() and not retrain:
-        try:
-            return _load(path, recipe)
-        except ValueError as problem:
-            warnings.warn(f"the cached zoo model {path} was not used: {problem}. Training it again.",
-                          stacklevel=2)
-    with torch.enable_grad():     # a caller may have switched gradients off (Chapter 00 does)
-        model, tokenizer, info, history = _fit(recipe, progress)
-    _save(path, recipe, model, tokenizer, info, history)
+    with _lock(path):
+        if path.exists() and not retrain:
+            try:
+                return _load(path, recipe)
+            except ValueError as problem:
+                warnings.warn(f"the cached zoo model {path} was not used: {problem}. Training it again.",
+                              stacklevel=3)
+        with torch.enable_grad():     # a caller may have switched gradients off (Chapter 00 does)
+            model, tokenizer, info, history = _fit(recipe, progress)
+        _save(path, recipe, model, tokenizer, info, history)
     model.eval()
     return Pretrained(recipe.name, model, tokenizer, info, history, path)
