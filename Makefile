@@ -12,8 +12,13 @@ TEST_WORKERS ?= auto
 # Assignments are the folders of solutions/ (one per chapter: chNN_slug).
 ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
 
-.PHONY: setup sandbox book lab test grade execute notebooks clean
+.PHONY: help setup sandbox book lab test grade execute notebooks clean
 
+## help: list the targets (this text)
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk -F': ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+## setup: create .venv and install the package with every dependency pinned (the other targets do it first)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -60,6 +65,7 @@ execute: $(STAMP)
 notebooks: $(STAMP)
 	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
 
+## clean: remove build, grading and cache outputs
 clean:
 	rm -rf _build grading .nbgrader .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
