@@ -50,7 +50,7 @@ lab: $(STAMP)
 
 ## test: unit tests, every chapter and solution notebook executed, grading round trips, book build
 test: $(STAMP) sandbox
-	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
 grade: $(STAMP) sandbox

@@ -24,16 +24,6 @@ torch.set_num_threads(1)
 os.environ.setdefault("LLMCOURSE_CACHE", tempfile.mkdtemp(prefix="llmcourse-zoo-"))
 
 
-def pytest_collection_modifyitems(items):
-    """With parallel workers (``-n 2 --dist loadgroup``), a notebook's cells run in order in one
-    worker (they share its kernel)."""
-    import pytest
-
-    for item in items:
-        if str(item.path).endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(str(item.path)))
-
-
 def pytest_collection_finish(session):
     if not any(str(item.path).endswith(".ipynb") for item in session.items):
         return

@@ -17,7 +17,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # Its module-scoped fixture (a grading run, a book build, a kernel) runs once: keep the module in one worker.
-pytestmark = pytest.mark.xdist_group("book")
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 

@@ -27,7 +27,6 @@ from llmcourse.grading import check_forbidden, forbidden_uses, forbidden_uses_in
 
 ROOT = Path(__file__).resolve().parents[1]
 # Its module-scoped fixture (a grading run, a book build, a kernel) runs once: keep the module in one worker.
-pytestmark = pytest.mark.xdist_group("grading")
 A = "ch00_intro"
 SOFTMAX_RULES = ["llmcourse.intro", "torch.softmax", "torch.nn.functional.softmax", ".softmax", "tokenizers"]
 

@@ -28,7 +28,6 @@ from llmcourse.grading.notebook import fill_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 # Its module-scoped fixture (a grading run, a book build, a kernel) runs once: keep the module in one worker.
-pytestmark = pytest.mark.xdist_group("hostile")
 PACKAGE = ROOT / "src" / "llmcourse"
 SECRET = "llmcourse-canary-7f3a9c"   # in the grader's environment and in a file of the course copy
 MEMORY_MB = 1200

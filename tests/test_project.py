@@ -113,3 +113,20 @@ def test_tags_become_nbgrader_metadata():
 def test_malformed_tags_are_refused_with_the_cell_named(cells, message):
     with pytest.raises(AuthoringError, match=message):
         convert_notebook(_nb(*cells))
+
+
+def test_parallel_workers_keep_a_notebooks_cells_in_one_kernel(tmp_path):
+    """``make test`` runs on several pytest-xdist workers: every cell of a notebook must run in the
+    same worker, or later cells meet a fresh kernel without the earlier cells' names. (``--dist
+    loadgroup`` did not: pytest 9 ignores the group suffix pytest-xdist 3.8 writes into node ids.)"""
+    test_line = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                     if "-m pytest tests book solutions" in line)
+    dist = re.search(r"--dist[ =](\S+)", test_line).group(1)
+    cells = [nbformat.v4.new_code_cell("x0 = 0")]
+    cells += [nbformat.v4.new_code_cell(f"x{i} = x{i - 1} + 1") for i in range(1, 12)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "chain.ipynb")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "chain.ipynb", "--nbval-lax", "-n", "2", "--dist", dist,
+         "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "12 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]

@@ -21,7 +21,6 @@ from llmcourse.grading.session import CellTimeout, Kernel, LearnerError, Remote
 
 ROOT = Path(__file__).resolve().parents[1]
 # Its module-scoped fixture (a grading run, a book build, a kernel) runs once: keep the module in one worker.
-pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 # --------------------------------------------------------------------------- the strict decoder
