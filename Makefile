@@ -9,14 +9,16 @@ STAMP  := $(VENV)/.installed
 SUBMISSIONS ?=
 # Test workers (pytest-xdist): one per core by default; `make test TEST_WORKERS=1` runs in one process.
 TEST_WORKERS ?= auto
+# Test modules `make test-fast` leaves out (each runs sandboxed grading or builds the book).
+SLOW_TESTS := test_hostile test_exercises test_book test_copyproof test_grading test_validate test_sandbox
 # Assignments are the folders of solutions/ (one per chapter: chNN_slug).
 ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
 
-.PHONY: help setup sandbox book lab test grade execute notebooks clean
+.PHONY: help setup sandbox book lab test test-fast grade execute notebooks clean
 
 ## help: list the targets (this text)
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk -F': ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk '{i = index($$0, ": "); printf "  make %-10s %s\n", substr($$0, 1, i - 1), substr($$0, i + 2)}'
 
 ## setup: create .venv and install the package with every dependency pinned (the other targets do it first)
 setup: $(STAMP)
@@ -48,9 +50,14 @@ lab: $(STAMP)
 	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-learner $(BIN)/jupyter lab --notebook-dir=notebooks \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-## test: unit tests, every chapter and solution notebook executed, grading round trips, book build
+## test: unit tests and doctests, every chapter and solution notebook executed, grading round trips, book build (what CI runs)
 test: $(STAMP) sandbox
-	$(BIN)/python -m pytest tests book solutions --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest tests book solutions src/llmcourse --doctest-modules --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
+
+## test-fast: for maintainers: unit tests, doctests and Chapter 00 (no grading round trips, book build or zoo training)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests src/llmcourse book/ch00_intro.ipynb --doctest-modules --nbval-lax -p no:cacheprovider -q \
+	  -n $(TEST_WORKERS) --dist loadfile $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
 
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
 grade: $(STAMP) sandbox

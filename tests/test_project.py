@@ -34,6 +34,28 @@ def test_constraints_pin_every_package_and_torch():
     assert not unpinned, f"unpinned entries in constraints.txt: {unpinned}"
 
 
+def _split(cell: str) -> list[str]:
+    return [name.strip() for name in cell.split(",") if name.strip()]
+
+
+def _init_table() -> list[tuple[str, list[str], list[str]]]:
+    """The chapter → modules → tests table of ``llmcourse/__init__.py`` (an RST simple table)."""
+    import llmcourse
+
+    lines = llmcourse.__doc__.splitlines()
+    rulers = [i for i, line in enumerate(lines) if re.fullmatch(r"=+( +=+)+", line)]
+    assert len(rulers) >= 3, "llmcourse/__init__.py: the chapter table (three ===== rulers) is missing"
+    starts = [m.start() for m in re.finditer(r"=+", lines[rulers[0]])]
+    rows: list[list[str]] = []
+    for line in lines[rulers[1] + 1:rulers[2]]:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line) + 1])]
+        if cells[0]:
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells)]
+    return [(chapter, _split(modules), _split(tests)) for chapter, modules, tests in rows]
+
+
 def test_one_slug_names_each_chapter_everywhere():
     chapters = sorted(p.stem for p in (ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
     assert chapters, "no chapters in book/"
@@ -41,6 +63,52 @@ def test_one_slug_names_each_chapter_everywhere():
         assert (ROOT / "solutions" / slug / f"{slug}.ipynb").is_file(), f"solutions/{slug}/{slug}.ipynb"
         assert (ROOT / "notebooks" / slug / f"{slug}.ipynb").is_file(), f"notebooks/{slug}/{slug}.ipynb"
     assert sorted(p.name for p in (ROOT / "solutions").glob("ch*")) == chapters
+
+
+def test_chapter_table_matches_the_package_the_tests_and_the_readme():
+    table = _init_table()
+    chapters = sorted(p.stem for p in (ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
+    assert [row[0] for row in table if row[0].startswith("ch")] == chapters, "one table row per book chapter, in order"
+
+    package = ROOT / "src" / "llmcourse"
+    modules = sorted(p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__"))
+    modules += sorted(p.name for p in package.iterdir() if (p / "__init__.py").is_file())
+    listed = [m for _, ms, _ in table for m in ms]
+    assert sorted(listed) == sorted(modules), (
+        f"modules not in the table: {sorted(set(modules) - set(listed))}; "
+        f"in the table but not in src/llmcourse: {sorted(set(listed) - set(modules))}; "
+        f"listed twice: {sorted({m for m in listed if listed.count(m) > 1})}")
+    tests = sorted(p.stem for p in (ROOT / "tests").glob("test_*.py"))
+    listed_tests = [t for _, _, ts in table for t in ts]
+    assert sorted(listed_tests) == tests, (
+        f"test files not in the table: {sorted(set(tests) - set(listed_tests))}; "
+        f"in the table but missing: {sorted(set(listed_tests) - set(tests))}")
+
+    readme = (ROOT / "README.md").read_text()
+    readme_rows = [[c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+                   for line in readme.split("| chapter | modules | tests |", 1)[1].splitlines()[2:]
+                   if line.startswith("|")]
+    assert [(c, _split(m), _split(t)) for c, m, t in readme_rows] == table, \
+        "README.md's chapter table differs from the one in llmcourse/__init__.py"
+
+
+def test_every_chapter_module_names_its_chapter():
+    import importlib
+
+    for chapter, modules, _ in _init_table():
+        if not chapter.startswith("ch"):
+            continue
+        notebook = nbformat.read(ROOT / "book" / f"{chapter}.ipynb", as_version=4)
+        heading = next(c.source for c in notebook.cells if c.cell_type == "markdown").splitlines()[0]
+        match = re.fullmatch(r"# Chapter (\d\d) — (.+)", heading)
+        assert match, f"{chapter}: the first line is not '# Chapter NN — Title': {heading!r}"
+        expected = f"(Chapter {match.group(1)} — {match.group(2)})."
+        for name in modules:
+            module = importlib.import_module(f"llmcourse.{name}")
+            first = (module.__doc__ or "").strip().splitlines()[0]
+            assert first.lower().endswith(expected.lower()), (
+                f"llmcourse.{name}: the docstring's first line must end with {expected!r} "
+                f"(case aside), got {first!r}")
 
 
 def test_nbgrader_config_loads_with_course_layout():

@@ -1,26 +1,46 @@
 """llmcourse — the shared package of *How LLMs Work — build one from an RNN to RAG*.
 
-Each module belongs to one chapter of the book and is named after its slug:
+Each chapter of the book builds one or more modules of this package; a module belongs to the
+chapter that builds it (later chapters import it) and names that chapter at the end of its
+docstring's first line, ``(Chapter NN — Title).``. The slug ``chNN_slug`` names the chapter's
+notebook in ``book/``, ``solutions/`` and ``notebooks/``. ``tests/test_project.py`` checks this
+table against the package, the tests and the README, which repeats it.
 
-==================  ==========================================
-module              chapter
-==================  ==========================================
-``data``            the story corpus and its entropy floor (used everywhere); recall drills (Chapters 04, 07)
-``intro``           Chapter 00 — the pipeline in one page
-``tokenization``    Chapter 01 — tokenization
-``ngram``           counting and neural bigram models (Chapter 00 demo, Chapter 02)
-``embeddings``      Chapter 03 — embeddings, similarity, sinusoidal/learned/rotary positions
-``rnn``             Chapter 04 — RNN/LSTM/GRU cells, a character RNN, gradient and recall experiments
-``attention``       Chapter 05 — scaled dot-product attention, causal and padding masks
-``transformer``     Chapter 06 — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache
-``gpt``             Chapter 07 — the GPT model, AdamW parameter groups, warmup + cosine schedule
-``decoding``        Chapter 08 — greedy/temperature/top-k/top-p sampling, beam search, cached generation
-``zoo``             models trained once and cached: ``load_pretrained("gpt-stories")`` (Chapter 07 on)
-``training``        the training loop: batches, evaluation, ``train``, ``LossHistory`` (Chapter 02 on)
-``display``         showing package source and tables in chapters
-``grading``         exercises and their grading: ``check_forbidden`` in test cells, cell tags → nbgrader
-                    metadata, and ``python -m llmcourse.grading`` (sandboxed autograding of a class)
-==================  ==========================================
+=========================  ==========================  ==========================================
+chapter                    modules                     tests
+=========================  ==========================  ==========================================
+ch00_intro                 intro                       test_intro
+ch01_tokenization          tokenization                test_tokenization
+ch02_language_models       ngram, training             test_ngram, test_training
+ch03_embeddings            embeddings                  test_embeddings
+ch04_rnn                   rnn                         test_rnn
+ch05_attention             attention                   test_attention
+ch06_transformer_block     transformer                 test_transformer
+ch07_gpt                   gpt                         test_gpt
+ch08_decoding              decoding                    test_decoding
+(every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
+                           grading, _checks            test_checks, test_grading, test_hostile,
+                                                       test_sandbox, test_copyproof,
+                                                       test_exercises, test_validate,
+                                                       test_book, test_project
+=========================  ==========================  ==========================================
+
+What each module holds:
+
+* ``intro`` — softmax, temperature and the greedy pick: the last step of every model.
+* ``tokenization`` — character, word, byte-level BPE and WordPiece tokenizers, one protocol.
+* ``ngram`` — counting and neural bigram models; ``training`` — batches, evaluation, the loop.
+* ``embeddings`` — lookups, similarity, sinusoidal/learned/rotary positions.
+* ``rnn`` — RNN/LSTM/GRU cells, a character RNN, gradient and recall experiments.
+* ``attention`` — scaled dot-product attention, causal and padding masks.
+* ``transformer`` — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache.
+* ``gpt`` — the GPT model, AdamW parameter groups, warmup + cosine schedule.
+* ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
+* ``data`` — the story corpus and its entropy floor, recall drills; ``zoo`` — models trained
+  once and cached (``load_pretrained("gpt-stories")``); ``display`` — showing source and tables;
+  ``grading`` — ``check_forbidden`` for test cells, tags → nbgrader metadata, and
+  ``python -m llmcourse.grading`` (sandboxed autograding of a class); ``_checks`` — the
+  argument checks the modules share.
 """
 
 __version__ = "0.1.0"
