@@ -54,9 +54,9 @@ lab: $(STAMP)
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest tests book solutions src/llmcourse --doctest-modules --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
-## test-fast: for maintainers: unit tests, doctests and Chapter 00 (no grading round trips, book build or zoo training)
+## test-fast: for maintainers: unit tests, doctests and Chapter 05 (no grading round trips, book build or zoo training)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests src/llmcourse book/ch00_intro.ipynb --doctest-modules --nbval-lax -p no:cacheprovider -q \
+	$(BIN)/python -m pytest tests src/llmcourse book/ch05_attention.ipynb --doctest-modules --nbval-lax -p no:cacheprovider -q \
 	  -n $(TEST_WORKERS) --dist loadfile $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
 
 ## grade: autograde SUBMISSIONS (a folder or .zip of <student>/<assignment>/<assignment>.ipynb) into grading/
