@@ -1,4 +1,4 @@
-"""The model zoo: trained once, cached, verified; corrupt or stale caches are reported and rebuilt.
+"""The model zoo: trained once, cached as weights + recipe card, verified; stale or corrupt caches are rebuilt.
 
 A tiny recipe (an 8-unit LSTM, three steps) stands in for the real ones so these tests take
 seconds; the real ``gpt-stories`` is trained once per test run by ``tests/conftest.py`` and used
@@ -8,14 +8,21 @@ by the chapters.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import re
+import warnings
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
 
+import llmcourse
 from llmcourse import zoo
 
 CALLS: list[str] = []
-TINY = zoo.Recipe("tiny", 1, "a tiny LSTM for tests", "lstm", "drills", dict(d_embed=4, d_hidden=8),
+TINY = zoo.Recipe("tiny", 1, 4, "a tiny LSTM for tests", "lstm", "drills", dict(d_embed=4, d_hidden=8),
                   dict(n_texts=40, seed=0, steps=3, batch_size=2, block_size=16, lr=1e-2, grad_clip=1.0))
 
 
@@ -34,52 +41,153 @@ def tiny(monkeypatch, tmp_path):
     return TINY
 
 
+def card_of(trained: zoo.Pretrained) -> dict:
+    return json.loads(trained.path.with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def rewrite_card(trained: zoo.Pretrained, change) -> None:
+    card = card_of(trained)
+    change(card)
+    trained.path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
+
+
 def test_trains_once_then_loads_the_same_weights(tiny, tmp_path):
     first = zoo.load_pretrained("tiny", progress=False)
-    assert CALLS == ["tiny"] and first.path == tmp_path / "cache" / "tiny-v1.pt" and first.path.exists()
+    assert CALLS == ["tiny"] and first.path == tmp_path / "cache" / "tiny.safetensors" and first.path.exists()
     second = zoo.load_pretrained("tiny", progress=False)
     assert CALLS == ["tiny"], "the second call must load the cache, not train again"
     assert torch.equal(first.model.head.weight, second.model.head.weight)
     assert second.tokenizer.itos == first.tokenizer.itos and second.info == first.info
+    assert second.history == first.history and second.card == first.card
     assert not second.model.training
+
+
+def test_the_cache_is_a_safetensors_file_and_a_recipe_card(tiny, tmp_path):
+    trained = zoo.load_pretrained("tiny", progress=False)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")) == [
+        "tiny.json", "tiny.safetensors"]
+    state = load_file(trained.path)                                # readable by safetensors itself
+    with safe_open(trained.path, "pt") as weights:
+        assert weights.metadata() == {zoo.FORMAT: "tiny, recipe version 1"}
+    assert state.keys() == trained.model.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in trained.model.state_dict().items())
+    card = card_of(trained)
+    assert card == trained.card
+    assert card["format"] == zoo.FORMAT and card["name"] == "tiny" and card["chapter"] == 4
+    assert card["recipe"] == dict(version=1, kind="lstm", corpus="drills", model_config=TINY.model_config,
+                                  training=TINY.training)
+    vocab_size = trained.tokenizer.vocab_size
+    assert card["model"] == {"class": "llmcourse.rnn.CharRNN",
+                             "config": dict(vocab_size=vocab_size, cell="lstm", d_embed=4, d_hidden=8)}
+    assert card["tokenizer"]["vocab"] == "".join(trained.tokenizer.itos)
+    assert card["versions"] == dict(llmcourse=llmcourse.__version__, torch=torch.__version__)
+    sha256 = hashlib.sha256(trained.path.read_bytes()).hexdigest()             # the whole file's bytes
+    assert card["weights"] == dict(file="tiny.safetensors", sha256=sha256, bytes=trained.path.stat().st_size)
+    figures = card["figures"]
+    assert figures == trained.info and figures["steps"] == 3 and figures["training"] == TINY.training
+    assert figures["seconds"] >= 0 and figures["val_loss"] == trained.history["val"][-1]
+    assert figures["parameters"] == sum(p.numel() for p in trained.model.parameters())
 
 
 def test_training_is_deterministic(tiny, tmp_path):
     a = zoo.load_pretrained("tiny", progress=False)
     b = zoo.load_pretrained("tiny", directory=tmp_path / "other", progress=False)
     assert CALLS == ["tiny", "tiny"] and torch.equal(a.model.head.weight, b.model.head.weight)
+    assert a.card["weights"]["sha256"] == b.card["weights"]["sha256"], "the same recipe writes the same bytes"
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "cannot be read"),
-    (lambda p: p.write_text("not a model"), "cannot be read"),
-])
-def test_unreadable_cache_is_reported_and_rebuilt(tiny, damage, reason):
-    path = zoo.load_pretrained("tiny", progress=False).path
-    damage(path)
+def assert_rebuilt(reason: str) -> zoo.Pretrained:
+    """The next load warns with ``reason``, trains again, and the rebuilt cache then loads quietly."""
     with pytest.warns(UserWarning, match=reason):
         again = zoo.load_pretrained("tiny", progress=False)
     assert CALLS == ["tiny", "tiny"]
-    assert zoo.load_pretrained("tiny", progress=False).info == again.info   # the rebuilt file is good
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert zoo.load_pretrained("tiny", progress=False).card == again.card   # the rebuilt files are good
     assert CALLS == ["tiny", "tiny"]
+    return again
 
 
-def test_tampered_weights_fail_the_checksum(tiny):
-    path = zoo.load_pretrained("tiny", progress=False).path
-    payload = torch.load(path, weights_only=True)
-    payload["state_dict"]["head.weight"][0, 0] += 1.0
-    torch.save(payload, path)
-    with pytest.warns(UserWarning, match="checksum"):
-        zoo.load_pretrained("tiny", progress=False)
-    assert CALLS == ["tiny", "tiny"]
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def test_cache_from_another_recipe_is_not_used(tiny, monkeypatch):
+def flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1                                       # the last byte of the last tensor
+    path.write_bytes(bytes(data))
+
+
+def alter_a_weight(path):
+    from safetensors.torch import save_file
+    state = load_file(path)
+    state["head.weight"][0, 0] += 1.0
+    save_file(state, path)                              # a valid safetensors file, other weights
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (truncate, "SHA-256"), (flip_a_byte, "SHA-256"), (alter_a_weight, "SHA-256"),
+    (lambda p: p.write_text("not a model"), "SHA-256"),
+    (lambda p: p.unlink(), "weights file .* is missing"),
+])
+def test_corrupt_weights_are_reported_and_rebuilt(tiny, damage, reason):
+    damage(zoo.load_pretrained("tiny", progress=False).path)
+    assert_rebuilt(reason)
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda p: p.unlink(), "no recipe card"),
+    (lambda p: p.write_text('{"format": "llmcourse.zoo/2", "name": "ti'), "card cannot be read"),
+    (lambda p: p.write_bytes(b"\xff\xfe not text"), "card cannot be read"),
+    (lambda p: p.write_text("[1, 2]"), "not a llmcourse.zoo/2 card"),
+])
+def test_a_missing_or_unreadable_card_is_reported_and_rebuilt(tiny, damage, reason):
+    damage(zoo.load_pretrained("tiny", progress=False).path.with_suffix(".json"))
+    assert_rebuilt(reason)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda card: card.update(format="llmcourse.zoo/1"), "not a llmcourse.zoo/2 card"),
+    (lambda card: card.update(name="gpt-stories"), "another model"),
+    (lambda card: card["recipe"].update(version=0), "stale: trained by recipe version 0, the code's is 1"),
+    (lambda card: card["recipe"]["training"].update(steps=4), "stale: .* differs .* in training"),
+    (lambda card: card["recipe"].update(corpus="stories"), "stale: .* differs .* in corpus"),
+    (lambda card: card["versions"].update(llmcourse="0.0.1"), "stale: trained by llmcourse '0.0.1'"),
+    (lambda card: card["weights"].update(sha256="0" * 64), "SHA-256"),
+    (lambda card: card.update(weights="tiny.safetensors"), "SHA-256"),
+    (lambda card: card.pop("tokenizer"), "cannot be read .*KeyError"),
+])
+def test_a_card_that_does_not_match_is_reported_and_rebuilt(tiny, change, reason):
+    rewrite_card(zoo.load_pretrained("tiny", progress=False), change)
+    assert_rebuilt(reason)
+
+
+def test_a_recipe_changed_in_the_code_makes_the_cache_stale(tiny, monkeypatch):
     path = zoo.load_pretrained("tiny", progress=False).path
     monkeypatch.setitem(zoo.RECIPES, "tiny", dataclasses.replace(tiny, model_config=dict(d_embed=4, d_hidden=9)))
-    with pytest.warns(UserWarning, match="another recipe"):
+    with pytest.warns(UserWarning, match="stale: .* differs .* in model_config"):
         zoo.load_pretrained("tiny", progress=False)
-    assert CALLS == ["tiny", "tiny"] and path.exists()
+    monkeypatch.setitem(zoo.RECIPES, "tiny", dataclasses.replace(tiny, version=2))
+    with pytest.warns(UserWarning, match="stale: trained by recipe version 1, the code's is 2"):
+        zoo.load_pretrained("tiny", progress=False)
+    assert CALLS == ["tiny"] * 3 and path.exists()
+
+
+def test_chapter_and_description_are_not_part_of_the_recipe(tiny, monkeypatch):
+    zoo.load_pretrained("tiny", progress=False)
+    monkeypatch.setitem(zoo.RECIPES, "tiny", dataclasses.replace(tiny, chapter=5, description="renamed"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load_pretrained("tiny", progress=False)
+    assert CALLS == ["tiny"]
+
+
+def test_another_torch_version_is_recorded_not_checked(tiny):
+    rewrite_card(zoo.load_pretrained("tiny", progress=False), lambda card: card["versions"].update(torch="2.0.0"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert zoo.load_pretrained("tiny", progress=False).card["versions"]["torch"] == "2.0.0"
+    assert CALLS == ["tiny"]
 
 
 def test_weights_that_do_not_fit_are_reported(tiny, monkeypatch):
@@ -88,6 +196,29 @@ def test_weights_that_do_not_fit_are_reported(tiny, monkeypatch):
     monkeypatch.setattr(zoo, "_build", lambda recipe, vocab_size: real_build(recipe, vocab_size + 1))
     with pytest.warns(UserWarning, match="do not fit"):
         zoo.load_pretrained("tiny", progress=False)
+
+
+def test_files_of_the_first_format_are_ignored_without_a_word(tiny, tmp_path):
+    old = tmp_path / "cache" / "tiny-v1.pt"                        # format 1: one torch.save file
+    old.parent.mkdir()
+    torch.save(dict(format=1, name="tiny", version=1, state_dict={}, checksum="0"), old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trained = zoo.load_pretrained("tiny", progress=False)
+    assert CALLS == ["tiny"] and trained.path.name == "tiny.safetensors" and old.exists()
+
+
+def test_without_training_a_bad_or_missing_cache_is_an_error(tiny):
+    with pytest.raises(zoo.CacheError, match=r"'tiny' is not in the cache .*load_pretrained\('tiny'\) trains it"):
+        zoo.load_pretrained("tiny", allow_training=False)
+    trained = zoo.load_pretrained("tiny", progress=False)
+    assert zoo.load_pretrained("tiny", allow_training=False).card == trained.card
+    truncate(trained.path)
+    with pytest.raises(zoo.CacheError, match="cannot be used: its weights do not match the card's SHA-256"):
+        zoo.load_pretrained("tiny", allow_training=False)
+    assert CALLS == ["tiny"]
+    with pytest.raises(ValueError, match="retrain=True .* allow_training=False"):
+        zoo.load_pretrained("tiny", retrain=True, allow_training=False)
 
 
 def test_retrain_ignores_the_cache(tiny):
@@ -104,12 +235,13 @@ def test_unknown_name_lists_the_zoo():
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
     assert zoo.cache_dir() == tmp_path
+    assert zoo.cache_path("gpt-stories") == tmp_path / "gpt-stories.safetensors"
     monkeypatch.delenv(zoo.CACHE_ENV)
     assert zoo.cache_dir().parts[-2:] == (".cache", "llmcourse")
 
 
 def test_a_gpt_recipe_round_trips(monkeypatch, tmp_path):
-    recipe = zoo.Recipe("tiny-gpt", 1, "a tiny GPT for tests", "gpt", "stories",
+    recipe = zoo.Recipe("tiny-gpt", 1, 7, "a tiny GPT for tests", "gpt", "stories",
                         dict(block_size=16, n_layers=1, n_heads=2, d_model=16),
                         dict(n_texts=20, seed=0, steps=3, batch_size=2, block_size=16, max_lr=1e-2, min_lr=1e-3,
                              warmup_steps=1, weight_decay=0.1, grad_clip=1.0))
@@ -118,20 +250,34 @@ def test_a_gpt_recipe_round_trips(monkeypatch, tmp_path):
     loaded = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
     ids = torch.tensor([trained.tokenizer.encode("Once upon")])
     assert torch.equal(trained.model(ids), loaded.model(ids))
+    assert loaded.model.lm_head.weight is loaded.model.tok_emb.weight   # still tied after loading
     assert loaded.info["parameters"] == trained.model.num_parameters() and len(loaded.history["val"]) >= 2
+    assert loaded.card["model"]["class"] == "llmcourse.gpt.GPT"
+    assert loaded.card["model"]["config"] == dataclasses.asdict(loaded.model.config)
 
 
 def test_real_recipes_are_consistent():
     for name, recipe in zoo.RECIPES.items():
         assert recipe.name == name and recipe.kind in ("gpt", "lstm") and recipe.corpus in ("stories", "drills")
         assert recipe.training["block_size"] <= recipe.model_config.get("block_size", 10**9)
+        json.dumps(zoo._recipe_card(recipe))                            # a recipe fits in a card
+
+
+def test_the_module_docstring_names_each_recipes_chapter():
+    first_line = zoo.__doc__.splitlines()[0]        # "... (Chapters 04–07: lstm-drills in 04, a and b in 07)."
+    span = re.search(r"\(Chapters (\d\d)–(\d\d): (.*)\)\.$", first_line)
+    assert span, first_line
+    named = {name: int(chapter) for group in span[3].split(", ")
+             for names, chapter in [group.rsplit(" in ", 1)] for name in names.split(" and ")}
+    assert named == {name: recipe.chapter for name, recipe in zoo.RECIPES.items()}, first_line
+    assert (int(span[1]), int(span[2])) == (min(named.values()), max(named.values())), first_line
 
 
 def test_a_curriculum_trains_in_phases_of_growing_passwords(monkeypatch, tmp_path):
-    recipe = zoo.Recipe("tiny-curriculum", 1, "a tiny LSTM trained in two phases", "lstm", "drills",
+    recipe = zoo.Recipe("tiny-curriculum", 1, 4, "a tiny LSTM trained in two phases", "lstm", "drills",
                         dict(d_embed=4, d_hidden=8, forget_bias=1.0),
-                        dict(n_texts=40, seed=0, curriculum=((dict(max_len=1, n_names=1), 2), (dict(max_len=3), 3)), batch_size=2, block_size=16,
-                             lr=1e-2, grad_clip=1.0))
+                        dict(n_texts=40, seed=0, curriculum=((dict(max_len=1, n_names=1), 2), (dict(max_len=3), 3)),
+                             batch_size=2, block_size=16, lr=1e-2, grad_clip=1.0))
     phases = zoo._phases(recipe)
     assert [steps for _, steps in phases] == [2, 3]
     words = [[w for w in text.split() if w.endswith(".") and w.islower()] for text, _ in phases]
@@ -141,6 +287,9 @@ def test_a_curriculum_trains_in_phases_of_growing_passwords(monkeypatch, tmp_pat
     assert trained.history["steps"][-1] == 5                         # one history over both phases
     assert trained.history["steps"] == sorted(trained.history["steps"])
     assert len(trained.history["seconds"]) == len(trained.history["val"])
+    with warnings.catch_warnings():                                  # its tuples read back as lists: still fresh
+        warnings.simplefilter("error")
+        assert zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False).info == trained.info
 
 
 def test_trains_even_where_gradients_are_switched_off(tiny):

@@ -1,17 +1,28 @@
-"""The model zoo: models the course trains itself, once, and caches on disk (Chapter 04 onwards).
+"""The model zoo: trained once, cached on disk (Chapters 04–07: lstm-drills in 04, gpt-drills and gpt-stories in 07).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
 saves it under the cache folder — ``$LLMCOURSE_CACHE``, default ``~/.cache/llmcourse`` — so later
-calls just load it. No weights are committed and none are downloaded.
+calls just load it (Chapter 00 already borrows ``gpt-stories`` for its one-page tour). No weights
+are committed and none are downloaded. A cached model is two files:
 
-A cache file carries a format number, the recipe (name, version, model configuration), the
-vocabulary and a SHA-256 checksum of the weights. A file that cannot be read, fails the checksum
-or was written by another recipe is reported (a :class:`UserWarning` saying why) and rebuilt,
-never silently used.
+* ``<name>.safetensors`` — the weights (tensors only: loading them runs no code);
+* ``<name>.json`` — its recipe card: the recipe (version, model class and configuration, training
+  settings), the training figures, the vocabulary, the loss curve, the ``llmcourse`` and torch
+  versions that trained it, and the SHA-256 of the weights file.
+
+A model is loaded only when its card matches the code — the same card format, recipe version,
+recipe and ``llmcourse`` version — and its weights match the card's SHA-256 and fit the model.
+Anything else (no card, a truncated or altered weights file, a recipe changed since) is reported
+with a :class:`UserWarning` saying why, and the model is trained again, never silently used;
+with ``allow_training=False`` it is a :class:`CacheError` instead. Files of the zoo's first
+format (``<name>-v<version>.pt``) are never read. The torch version is recorded, not checked: a
+torch update changes the last bits of training, not what the weights mean.
 
 >>> sorted(RECIPES)
 ['gpt-drills', 'gpt-stories', 'lstm-drills']
+>>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}
+{'gpt-drills': 7, 'gpt-stories': 7, 'lstm-drills': 4}
 """
 
 from __future__ import annotations
@@ -24,15 +35,17 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
+from safetensors.torch import load_file, save_file
 
+from llmcourse import __version__
 from llmcourse.tokenization import CharTokenizer
 
-FORMAT = 1
+FORMAT = "llmcourse.zoo/2"  # the card's format; format 1 was one torch.save file, <name>-v<version>.pt
 CACHE_ENV = "LLMCOURSE_CACHE"
 
 
@@ -41,13 +54,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "llmcourse").expanduser()
 
 
+class CacheError(ValueError):
+    """A cached zoo model that cannot be used; the message says why (stale, corrupt, missing)."""
+
+
 @dataclass
 class Pretrained:
     """A zoo model ready to use: ``model`` (in eval mode), its ``tokenizer`` and how it was made.
 
-    ``info`` holds the training figures (steps, seconds, final train/validation loss in nats
-    per token, the corpus it saw); ``history`` the loss curve as ``LossHistory`` fields.
-    ``path`` is the cache file it was loaded from.
+    ``info`` holds the training figures (``steps``, ``seconds``, final ``train_loss`` and
+    ``val_loss`` in nats per token, ``parameters``, the ``training`` settings, the ``corpus``);
+    ``history`` the loss curve as ``LossHistory`` fields; ``card`` the whole recipe card.
+    ``path`` is the weights file, ``<cache dir>/<name>.safetensors``.
     """
 
     name: str
@@ -56,24 +74,27 @@ class Pretrained:
     info: dict
     history: dict = field(repr=False)
     path: Path | None = None
+    card: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How to build and train one zoo model. ``version`` changes whenever the result would.
 
-    ``kind`` is ``"gpt"`` (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine)
-    or ``"lstm"`` (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate); ``corpus`` is
-    ``"stories"`` (:func:`llmcourse.data.corpus_text`) or ``"drills"``
-    (:func:`llmcourse.data.drills.drill_text`); ``training`` holds the loop's settings. A drills
-    recipe may train in phases, ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws
-    fresh drills with its own :class:`~llmcourse.data.drills.DrillConfig` and continues with the
-    same optimizer (an LSTM left to learn 1–8-letter copies from scratch can stay at chance for
-    thousands of steps; one that first learns to carry a single letter goes on to longer ones).
+    ``chapter`` is the chapter that introduces the model. ``kind`` is ``"gpt"``
+    (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine) or ``"lstm"``
+    (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate); ``corpus`` is ``"stories"``
+    (:func:`llmcourse.data.corpus_text`) or ``"drills"`` (:func:`llmcourse.data.drills.drill_text`);
+    ``training`` holds the loop's settings. A drills recipe may train in phases,
+    ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws fresh drills with its own
+    :class:`~llmcourse.data.drills.DrillConfig` and continues with the same optimizer (an LSTM left
+    to learn 1–8-letter copies from scratch can stay at chance for thousands of steps; one that
+    first learns to carry a single letter goes on to longer ones).
     """
 
     name: str
     version: int
+    chapter: int
     description: str
     kind: str
     corpus: str
@@ -85,19 +106,23 @@ class Recipe:
 # loss (0.60-0.64 nats/char) than an 817k one with 4 layers and 128 dims (0.97-0.98), which manages
 # only 1,000 steps in that time; the smaller model takes 5,000 at a higher learning rate.
 _GPT_STORIES = dict(block_size=128, n_layers=2, n_heads=4, d_model=64, fast=True)
-_DRILL_GPT = dict(block_size=128, n_layers=2, n_heads=4, d_model=64, fast=True)
+# Chapter 07's drill GPT is the story GPT's shape on purpose: one architecture through the chapter,
+# and its 111k parameters are what lstm-drills (144 units) was sized to match.
+_DRILL_GPT = _GPT_STORIES
 
+# Recipe(name, version, chapter that introduces it, description, kind, corpus, model_config, training)
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
-    Recipe("gpt-stories", 2, "character-level GPT (2 layers, 4 heads, 64 dims, context 128) on 4,000 stories",
+    Recipe("gpt-stories", 2, 7, "character-level GPT (2 layers, 4 heads, 64 dims, context 128) on 4,000 stories",
            "gpt", "stories", _GPT_STORIES,
            dict(n_texts=4000, seed=0, steps=5000, batch_size=16, block_size=128, max_lr=1e-2, min_lr=1e-3,
                 warmup_steps=100, weight_decay=0.1, grad_clip=1.0)),
-    Recipe("gpt-drills", 1, "character-level GPT (2 layers, 4 heads, 64 dims, context 128) on password drills",
+    Recipe("gpt-drills", 1, 7, "character-level GPT (2 layers, 4 heads, 64 dims, context 128) on password drills",
            "gpt", "drills", _DRILL_GPT,
            dict(n_texts=40000, seed=0, steps=3000, batch_size=16, block_size=128, max_lr=2e-3, min_lr=2e-4,
                 warmup_steps=100, weight_decay=0.1, grad_clip=1.0)),
-    Recipe("lstm-drills", 2, "character-level LSTM (one layer, 144 units) on password drills, as many parameters "
-           "as gpt-drills; forget gates start open, trained one name and 1-letter passwords first, then 1-3 and 1-8 letters",
+    Recipe("lstm-drills", 2, 4, "character-level LSTM (one layer, 144 units) on password drills, as many "
+           "parameters as gpt-drills; forget gates start open, trained one name and 1-letter passwords first, "
+           "then 1-3 and 1-8 letters",
            "lstm", "drills", dict(d_embed=32, d_hidden=144, forget_bias=2.0),
            dict(n_texts=40000, seed=0, curriculum=((dict(max_len=1, n_names=1), 2000), (dict(max_len=3), 2000),
                                                     (dict(max_len=8), 4000)),
@@ -166,77 +191,128 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer
 
 
 # --------------------------------------------------------------------------------------
-# The cache file
+# The cached files: <name>.safetensors and its recipe card, <name>.json
 # --------------------------------------------------------------------------------------
-def _fingerprint(recipe: Recipe) -> str:
-    return json.dumps(dict(kind=recipe.kind, corpus=recipe.corpus, model=recipe.model_config,
-                           training=recipe.training), sort_keys=True)
-
-
-def _checksum(state: dict[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        tensor = state[key].detach().cpu().contiguous()
-        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return digest.hexdigest()
-
-
-def cache_path(name: str, directory: str | Path | None = None) -> Path:
-    """Where ``name`` is cached: ``<cache dir>/<name>-v<recipe version>.pt``."""
-    folder = Path(directory).expanduser() if directory is not None else cache_dir()
-    return folder / f"{name}-v{_recipe(name).version}.pt"
-
-
 def _recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise ValueError(f"unknown zoo model {name!r}; available: {', '.join(sorted(RECIPES))}")
     return RECIPES[name]
 
 
-def _save(path: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: CharTokenizer, info: dict,
-          history: dict) -> None:
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    payload = dict(format=FORMAT, name=recipe.name, version=recipe.version,
-                   model_config=_fingerprint(recipe), vocab="".join(tokenizer.itos),
-                   info=json.dumps(info), history=json.dumps(history), state_dict=state,
-                   checksum=_checksum(state))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)               # atomic: a reader never sees half a file
+def cache_path(name: str, directory: str | Path | None = None) -> Path:
+    """Where ``name``'s weights are cached: ``<cache dir>/<name>.safetensors`` (its card: ``.json``)."""
+    folder = Path(directory).expanduser() if directory is not None else cache_dir()
+    return folder / f"{_recipe(name).name}.safetensors"
 
 
-def _load(path: Path, recipe: Recipe) -> Pretrained:
-    """Read and verify a cache file; raise ``ValueError`` saying what is wrong with it."""
+def _card_path(weights: Path) -> Path:
+    return weights.with_name(weights.name.removesuffix(".safetensors") + ".json")
+
+
+def _as_json(value: object) -> object:
+    """``value`` as it reads back from a JSON file (tuples become lists), to compare like with like."""
+    return json.loads(json.dumps(value))
+
+
+def _recipe_card(recipe: Recipe) -> dict:
+    """The part of a card that must equal the code's recipe for the weights to be used."""
+    return _as_json(dict(version=recipe.version, kind=recipe.kind, corpus=recipe.corpus,
+                         model_config=recipe.model_config, training=recipe.training))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: CharTokenizer, info: dict,
+          history: dict) -> dict:
+    """Write the weights, then the card that vouches for them; return the card."""
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    # One copy per name: safetensors refuses tensors that share memory (the GPT's tied head).
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
+    # One metadata key: safetensors writes several in no fixed order, and the same weights must give the same bytes.
+    save_file(state, tmp, metadata={FORMAT: f"{recipe.name}, recipe version {recipe.version}"})
+    sha256 = _sha256(tmp)
+    os.replace(tmp, weights)              # atomic: a reader never sees half a file
+    config = model.config if recipe.kind == "gpt" else None
+    card = dict(format=FORMAT, name=recipe.name, chapter=recipe.chapter, description=recipe.description,
+                recipe=_recipe_card(recipe),
+                model={"class": f"{type(model).__module__}.{type(model).__qualname__}",
+                       "config": dataclasses.asdict(config) if config is not None
+                       else dict(vocab_size=tokenizer.vocab_size, cell="lstm", **recipe.model_config)},
+                tokenizer={"class": "llmcourse.tokenization.CharTokenizer", "vocab": "".join(tokenizer.itos)},
+                figures=info, versions=dict(llmcourse=__version__, torch=torch.__version__),
+                weights=dict(file=weights.name, sha256=sha256, bytes=weights.stat().st_size),
+                history=history)
+    card = _as_json(card)
+    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.json.tmp")
+    tmp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, _card_path(weights))
+    return card
+
+
+def _check(card: object, recipe: Recipe) -> None:
+    """Raise :class:`CacheError` unless ``card`` is a card for the code's ``recipe``."""
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        found = card.get("format") if isinstance(card, dict) else type(card).__name__
+        raise CacheError(f"its card is not a {FORMAT} card (format {found!r})")
+    if card.get("name") != recipe.name:
+        raise CacheError(f"its card is for another model ({card.get('name')!r})")
+    made = card.get("recipe")
+    made = made if isinstance(made, dict) else {}
+    if made.get("version") != recipe.version:
+        raise CacheError(f"it is stale: trained by recipe version {made.get('version')!r}, "
+                         f"the code's is {recipe.version}")
+    want = _recipe_card(recipe)
+    changed = sorted(key for key in want if made.get(key) != want[key])
+    if changed:
+        raise CacheError(f"it is stale: its recipe differs from the code's in {', '.join(changed)} "
+                         f"(recipe version {recipe.version} in both: was it changed without a new version?)")
+    versions = card.get("versions")
+    made_by = versions.get("llmcourse") if isinstance(versions, dict) else None
+    if made_by != __version__:
+        raise CacheError(f"it is stale: trained by llmcourse {made_by!r}, this is {__version__} "
+                         "(the data and training code behind a recipe may have changed)")
+
+
+def _load(weights: Path, recipe: Recipe) -> Pretrained:
+    """Read and verify a cached model; raise :class:`CacheError` saying what is wrong with it."""
+    card_path = _card_path(weights)
+    if not card_path.exists():
+        raise CacheError(f"it has no recipe card ({card_path.name})")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a torch file, unpickling refused, ...
-        raise ValueError(f"it cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"it is not a format-{FORMAT} zoo file")
-    expected = dict(name=recipe.name, version=recipe.version,
-                    model_config=_fingerprint(recipe))
-    for key, want in expected.items():
-        if payload.get(key) != want:
-            raise ValueError(f"it was written by another recipe ({key} = {payload.get(key)!r}, expected {want!r})")
-    state = payload.get("state_dict")
-    if not isinstance(state, dict) or _checksum(state) != payload.get("checksum"):
-        raise ValueError("its weights do not match their checksum (the file is corrupt)")
-    tokenizer = CharTokenizer(payload["vocab"])
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise CacheError(f"its card cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
+    _check(card, recipe)
+    if not weights.exists():
+        raise CacheError(f"its weights file ({weights.name}) is missing")
+    vouched = card.get("weights")
+    if not isinstance(vouched, dict) or _sha256(weights) != vouched.get("sha256"):
+        raise CacheError("its weights do not match the card's SHA-256 (the file is truncated or altered)")
+    try:
+        state = load_file(weights)
+        tokenizer = CharTokenizer(card["tokenizer"]["vocab"])
+        info, history = card["figures"], card["history"]
+    except Exception as error:  # a card written by hand, a file safetensors rejects, ...
+        raise CacheError(f"it cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
     model = _build(recipe, tokenizer.vocab_size)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise ValueError(f"its weights do not fit the model ({str(error)[:200]})") from None
+        raise CacheError(f"its weights do not fit the model ({str(error)[:200]})") from None
     model.eval()
-    return Pretrained(recipe.name, model, tokenizer, json.loads(payload["info"]), json.loads(payload["history"]),
-                      path)
+    return Pretrained(recipe.name, model, tokenizer, info, history, weights, card)
 
 
 @contextlib.contextmanager
-def _lock(path: Path):
-    """Hold ``<path>.lock`` exclusively: one process trains a model, the others wait and load it."""
+def _lock(path: Path) -> Iterator[None]:
+    """Hold ``.<file name>.lock`` exclusively: one process trains a model, the others wait and load it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -247,28 +323,37 @@ def _lock(path: Path):
 
 
 def load_pretrained(name: str, *, directory: str | Path | None = None, progress: bool = True,
-                    retrain: bool = False) -> Pretrained:
+                    retrain: bool = False, allow_training: bool = True) -> Pretrained:
     """A zoo model by name (see :data:`RECIPES`), trained on first use and cached.
 
-    ``directory`` overrides the cache folder (:func:`cache_dir`). ``retrain=True`` ignores the
-    cache. A cache file that is unreadable, corrupt or from another recipe version is reported
-    with a warning and rebuilt. Training is seeded: the same code gives the same weights. Processes
-    sharing a cache folder (parallel test workers, two notebooks) train each model once: the others
-    wait for it under a file lock and load it.
+    ``directory`` overrides the cache folder (:func:`cache_dir`); ``progress`` shows a progress bar
+    while training. ``retrain=True`` ignores the cache. A cached model that is stale (another
+    recipe or ``llmcourse`` version) or corrupt (its weights fail the card's SHA-256) is reported
+    with a warning and trained again; ``allow_training=False`` raises :class:`CacheError` instead,
+    for code that must not spend minutes training. Training is seeded: the same code gives the same
+    weights. Processes sharing a cache folder (parallel test workers, two notebooks) train each
+    model once: the others wait for it under a file lock and load it.
 
-    Chapter 07 — GPT (used again from Chapter 08 on).
+    Chapter 04 — the RNN baseline (``lstm-drills``); Chapter 07 — GPT (``gpt-drills``, ``gpt-stories``).
     """
     recipe = _recipe(name)
+    if retrain and not allow_training:
+        raise ValueError("retrain=True trains the model again; it cannot be combined with allow_training=False")
     path = cache_path(name, directory)
     with _lock(path):
-        if path.exists() and not retrain:
+        if not retrain and (path.exists() or _card_path(path).exists()):
             try:
                 return _load(path, recipe)
-            except ValueError as problem:
+            except CacheError as problem:
+                if not allow_training:
+                    raise CacheError(f"the cached zoo model {path} cannot be used: {problem}") from None
                 warnings.warn(f"the cached zoo model {path} was not used: {problem}. Training it again.",
-                              stacklevel=3)
+                              stacklevel=2)
+        elif not retrain and not allow_training:
+            raise CacheError(f"zoo model {name!r} is not in the cache ({path.parent}); "
+                             f"load_pretrained({name!r}) trains it (Chapter {recipe.chapter:02d})")
         with torch.enable_grad():     # a caller may have switched gradients off (Chapter 00 does)
             model, tokenizer, info, history = _fit(recipe, progress)
-        _save(path, recipe, model, tokenizer, info, history)
+        card = _save(path, recipe, model, tokenizer, info, history)
     model.eval()
-    return Pretrained(recipe.name, model, tokenizer, info, history, path)
+    return Pretrained(recipe.name, model, tokenizer, card["figures"], card["history"], path, card)
