@@ -73,6 +73,8 @@ def test_the_cache_is_a_safetensors_file_and_a_recipe_card(tiny, tmp_path):
     assert all(torch.equal(state[k], v) for k, v in trained.model.state_dict().items())
     card = card_of(trained)
     assert card == trained.card
+    card_mode = trained.path.with_suffix(".json").stat().st_mode
+    assert trained.path.stat().st_mode == card_mode, "the weights are as readable as the card (not 0600)"
     assert card["format"] == zoo.FORMAT and card["name"] == "tiny" and card["chapter"] == 4
     assert card["recipe"] == dict(version=1, kind="lstm", corpus="drills", model_config=TINY.model_config,
                                   training=TINY.training)

@@ -237,8 +237,6 @@ def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: Char
     tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
     # One metadata key: safetensors writes several in no fixed order, and the same weights must give the same bytes.
     save_file(state, tmp, metadata={FORMAT: f"{recipe.name}, recipe version {recipe.version}"})
-    sha256 = _sha256(tmp)
-    os.replace(tmp, weights)              # atomic: a reader never sees half a file
     config = model.config if recipe.kind == "gpt" else None
     card = dict(format=FORMAT, name=recipe.name, chapter=recipe.chapter, description=recipe.description,
                 recipe=_recipe_card(recipe),
@@ -247,12 +245,14 @@ def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: Char
                        else dict(vocab_size=tokenizer.vocab_size, cell="lstm", **recipe.model_config)},
                 tokenizer={"class": "llmcourse.tokenization.CharTokenizer", "vocab": "".join(tokenizer.itos)},
                 figures=info, versions=dict(llmcourse=__version__, torch=torch.__version__),
-                weights=dict(file=weights.name, sha256=sha256, bytes=weights.stat().st_size),
+                weights=dict(file=weights.name, sha256=_sha256(tmp), bytes=tmp.stat().st_size),
                 history=history)
     card = _as_json(card)
-    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.json.tmp")
-    tmp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, _card_path(weights))
+    card_tmp = weights.with_name(f".{weights.name}.{os.getpid()}.json.tmp")
+    card_tmp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.chmod(tmp, card_tmp.stat().st_mode)   # safetensors writes 0600; share the cache as the umask says
+    os.replace(tmp, weights)                 # atomic: a reader never sees half a file; weights first, so
+    os.replace(card_tmp, _card_path(weights))  # a crash in between leaves an old card that fails the SHA-256
     return card
 
 
