@@ -180,7 +180,7 @@ def test_bad_inputs_raise_clear_errors():
         scaled_dot_product_attention(q.long(), k.long(), v.long())
     with pytest.raises(ValueError, match="bool"):
         scaled_dot_product_attention(q, k, v, torch.zeros(3, 4))
-    with pytest.raises(ValueError, match="does not broadcast"):
+    with pytest.raises(ValueError, match="do not broadcast"):
         scaled_dot_product_attention(q, k, v, torch.ones(4, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="broadcast"):
         scaled_dot_product_attention(q, torch.randn(3, 4, 8), torch.randn(3, 4, 6))

@@ -31,7 +31,7 @@ def test_one_hot_lookup_refuses_bad_ids():
     w = torch.zeros(4, 2)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         one_hot_lookup(torch.tensor([0, 4]), w)
-    with pytest.raises(TypeError, match="integer"):
+    with pytest.raises(ValueError, match="integer"):
         one_hot_lookup(torch.tensor([0.0]), w)
     with pytest.raises(ValueError, match="V, D"):
         one_hot_lookup(torch.tensor([0]), torch.zeros(4))

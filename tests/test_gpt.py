@@ -89,9 +89,9 @@ def test_forward_rejects_bad_input():
     model = small()
     with pytest.raises(ValueError, match="block_size=12"):
         model(torch.zeros(1, 13, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"\[0, vocab_size=11\)"):
+    with pytest.raises(ValueError, match=r"\[0, vocab_size\) = \[0, 11\)"):
         model(torch.tensor([[0, 11]]))
-    with pytest.raises(ValueError, match=r"\[0, vocab_size=11\)"):
+    with pytest.raises(ValueError, match=r"\[0, vocab_size\) = \[0, 11\)"):
         model(torch.tensor([[-1, 2]]))
     with pytest.raises(ValueError, match="dtype long"):
         model(torch.zeros(1, 3))

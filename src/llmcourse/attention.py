@@ -18,9 +18,7 @@ import math
 
 import torch
 
-
-def _shape(x: object) -> object:
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+from llmcourse._checks import bool_mask, broadcast, is_int, same, tensor
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -50,30 +48,13 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 
     Chapter 05 — attention.
     """
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, torch.Tensor) or x.dim() < 2:
-            raise ValueError(f"{name} must be a tensor of shape (..., T, d), got {_shape(x)}")
-    if not q.dtype.is_floating_point or q.dtype != k.dtype or q.dtype != v.dtype:
-        raise ValueError(f"q, k, v must share one floating dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q (..., Tq, d) and k (..., Tk, d) need the same d, got {_shape(q)} and {_shape(k)}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k (..., Tk, d) and v (..., Tk, dv) need the same Tk, got {_shape(k)} and {_shape(v)}")
-    try:
-        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(f"the leading dimensions of q, k, v do not broadcast: "
-                         f"{_shape(q)}, {_shape(k)}, {_shape(v)}") from None
-    t_q, t_k = q.shape[-2], k.shape[-2]
-    if mask is not None:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            what = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-            raise ValueError(f"mask must be a bool tensor (True = may attend), got {what}")
-        try:
-            torch.broadcast_shapes(mask.shape, (*lead, t_q, t_k))
-        except RuntimeError:
-            raise ValueError(f"mask of shape {_shape(mask)} does not broadcast to "
-                             f"(..., Tq, Tk) = {(*lead, t_q, t_k)}") from None
+    q, k, v = (tensor(name, x, "(..., T, d)", dtype="float") for name, x in (("q", q), ("k", k), ("v", v)))
+    same("dtype", q=q.dtype, k=k.dtype, v=v.dtype)
+    same("d", q=q.shape[-1], k=k.shape[-1])
+    same("Tk", k=k.shape[-2], v=v.shape[-2])
+    lead = broadcast("the leading dimensions of q, k, v", q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    if bool_mask("mask", mask) is not None:
+        broadcast("mask and the scores (..., Tq, Tk)", mask.shape, (*lead, q.shape[-2], k.shape[-2]))
 
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (..., Tq, Tk)
     if mask is not None:
@@ -103,7 +84,7 @@ def causal_mask(t_q: int, t_k: int | None = None, *, device: torch.device | str 
     Chapter 05 — attention.
     """
     t_k = t_q if t_k is None else t_k
-    if not (isinstance(t_q, int) and isinstance(t_k, int)) or t_q < 0 or t_k < t_q:
+    if not (is_int(t_q) and is_int(t_k) and 0 <= t_q <= t_k):
         raise ValueError(f"causal_mask needs integers 0 <= t_q <= t_k, got t_q={t_q!r}, t_k={t_k!r}")
     query_pos = torch.arange(t_q, device=device) + (t_k - t_q)   # absolute positions of the queries
     key_pos = torch.arange(t_k, device=device)
@@ -123,9 +104,7 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
     Chapter 05 — attention.
     """
-    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 1 or lengths.dtype.is_floating_point \
-            or lengths.dtype == torch.bool:
-        raise ValueError(f"lengths must be an integer tensor of shape (B,), got {_shape(lengths)}")
+    tensor("lengths", lengths, "(B,)", dtype="int")
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > max_len):
         raise ValueError(f"lengths must lie in [0, max_len={max_len}], got {lengths.tolist()}")
     keep = torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]   # (B, max_len)
@@ -148,7 +127,5 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     for m in masks:
         if m is None:
             continue
-        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
-            raise ValueError(f"masks must be bool tensors, got {getattr(m, 'dtype', type(m).__name__)}")
-        result = m if result is None else result & m
+        result = bool_mask("masks", m) if result is None else result & bool_mask("masks", m)
     return result

@@ -25,12 +25,7 @@ from collections.abc import Iterable, Sequence
 import torch
 import torch.nn.functional as F
 
-
-def _check_logits(logits: object, name: str = "logits") -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor) or logits.dim() < 1 or not logits.dtype.is_floating_point:
-        got = (tuple(logits.shape), logits.dtype) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"{name} must be a floating tensor of shape (..., V), got {got}")
-    return logits
+from llmcourse._checks import eval_mode, int_at_least, is_int, non_negative, positive, positive_int, tensor
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -46,9 +41,8 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 
     Chapter 08 — decoding.
     """
-    _check_logits(logits)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {k!r}")
+    tensor("logits", logits, "(..., V)", dtype="float")
+    positive_int("top_k", k)
     if k >= logits.shape[-1]:
         return logits.clone()
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]                   # (..., 1)
@@ -71,9 +65,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
 
     Chapter 08 — decoding.
     """
-    _check_logits(logits)
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not p > 0:
-        raise ValueError(f"top_p must be a number in (0, 1], got {p!r}")
+    tensor("logits", logits, "(..., V)", dtype="float")
+    positive("top_p", p, " (1 or more keeps every token)")
     if p >= 1:
         return logits.clone()
     probs = F.softmax(logits.float(), dim=-1)
@@ -95,11 +88,8 @@ def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | 
 
     Chapter 08 — decoding.
     """
-    _check_logits(logits)
-    if logits.dim() != 2:
-        raise ValueError(f"sample_next expects logits of shape (B, V), got {tuple(logits.shape)}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be ≥ 0 (0 = greedy), got {temperature}")
+    tensor("logits", logits, "(B, V)", dtype="float")
+    non_negative("temperature", temperature, " (0 = greedy)")
     if temperature == 0:
         return logits.argmax(dim=-1)
     scores = logits / temperature
@@ -138,19 +128,15 @@ def generate(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int, 
 
     Chapter 08 — decoding.
     """
-    if not isinstance(prompt, torch.Tensor) or prompt.dim() != 2 or prompt.dtype != torch.long or prompt.shape[1] < 1:
-        got = (tuple(prompt.shape), prompt.dtype) if isinstance(prompt, torch.Tensor) else type(prompt).__name__
-        raise ValueError(f"prompt must be token ids of shape (B, T) with T ≥ 1 and dtype long, got {got}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer ≥ 0, got {max_new_tokens!r}")
+    tensor("prompt", prompt, "(B, T)", dtype="long")
+    if prompt.shape[1] == 0:
+        raise ValueError("prompt must hold at least one token per row (T ≥ 1)")
+    int_at_least("max_new_tokens", max_new_tokens, 0)
     window = _max_context(model)
     cached = use_cache and hasattr(model, "new_caches")
-    was_training = model.training
-    model.eval()
-    try:
-        ids = prompt
-        done = torch.zeros(prompt.shape[0], dtype=torch.bool)
-        caches, cached_len = None, 0
+    ids, caches, cached_len = prompt, None, 0
+    done = torch.zeros(prompt.shape[0], dtype=torch.bool)
+    with eval_mode(model):
         for _ in range(max_new_tokens):
             if cached and window is not None and ids.shape[1] > window:
                 cached = False                          # the window slides: positions change
@@ -170,9 +156,7 @@ def generate(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int, 
             ids = torch.cat([ids, nxt[:, None]], dim=1)
             if stop_token is not None and bool(done.all()):
                 break
-        return ids
-    finally:
-        model.train(was_training)
+    return ids
 
 
 @torch.no_grad()
@@ -196,19 +180,12 @@ def beam_search(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: in
 
     Chapter 08 — decoding.
     """
-    if not isinstance(prompt, torch.Tensor) or prompt.dim() != 2 or prompt.shape[0] != 1 or prompt.dtype != torch.long:
-        got = (tuple(prompt.shape), prompt.dtype) if isinstance(prompt, torch.Tensor) else type(prompt).__name__
-        raise ValueError(f"beam_search expects one prompt of shape (1, T) and dtype long, got {got}")
-    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
-        raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or length_penalty < 0:
-        raise ValueError(f"length_penalty must be a number ≥ 0 (0: raw sum, 1: per token), got {length_penalty!r}")
+    tensor("prompt", prompt, "(1, T)", dtype="long")
+    positive_int("beam_width", beam_width)
+    positive_int("max_new_tokens", max_new_tokens)
+    non_negative("length_penalty", length_penalty, " (0: raw sum, 1: per token)")
     window = _max_context(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         live = prompt                                           # (n_live, T + step)
         live_scores = torch.zeros(1)                            # (n_live,) Σ log p so far
         finished: list[tuple[torch.Tensor, float]] = []         # (ids, Σ log p)
@@ -224,22 +201,15 @@ def beam_search(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: in
             ends = tokens == eos_token if eos_token is not None else torch.zeros_like(tokens, dtype=torch.bool)
             finished += [(extended[i], float(best[i])) for i in ends.nonzero().flatten().tolist()]
             live, live_scores = extended[~ends], best[~ends]
-        hypotheses = finished + [(live[i], float(live_scores[i])) for i in range(live.shape[0])]
-        T = prompt.shape[1]
-        ranked = [(ids, score / (len(ids) - T) ** length_penalty) for ids, score in hypotheses]
-        return sorted(ranked, key=lambda pair: pair[1], reverse=True)
-    finally:
-        model.train(was_training)
+    hypotheses = finished + [(live[i], float(live_scores[i])) for i in range(live.shape[0])]
+    T = prompt.shape[1]
+    ranked = [(ids, score / (len(ids) - T) ** length_penalty) for ids, score in hypotheses]
+    return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
 
 def _ngrams(sequence: Sequence | str | torch.Tensor, n: int) -> list[tuple]:
     items = sequence.tolist() if isinstance(sequence, torch.Tensor) else list(sequence)
     return [tuple(items[i:i + n]) for i in range(len(items) - n + 1)]
-
-
-def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
 
 
 def distinct_n(sequences: Iterable[Sequence | str | torch.Tensor], n: int) -> float:
@@ -253,7 +223,7 @@ def distinct_n(sequences: Iterable[Sequence | str | torch.Tensor], n: int) -> fl
 
     Chapter 08 — decoding.
     """
-    _check_n(n)
+    positive_int("n", n)
     grams = [g for s in sequences for g in _ngrams(s, n)]
     if not grams:
         raise ValueError(f"distinct_n needs at least one sequence of length ≥ n = {n}")
@@ -285,15 +255,11 @@ def mean_log_prob(model: torch.nn.Module, ids: torch.Tensor, start: int) -> torc
 
     Chapter 08 — decoding.
     """
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
-        raise ValueError(f"ids must be token ids of shape (B, L) and dtype long, got "
-                         f"{tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__}")
-    if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start < ids.shape[1]:
+    tensor("ids", ids, "(B, L)", dtype="long")
+    if not (is_int(start) and 1 <= start < ids.shape[1]):
         raise ValueError(f"start must be an integer in [1, L) = [1, {ids.shape[1]}), got {start!r}")
     window = _max_context(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         B, L = ids.shape
         if window is None or L <= window:
             logp = F.log_softmax(model(ids[:, :-1]).float(), dim=-1)                  # (B, L-1, V)
@@ -307,5 +273,3 @@ def mean_log_prob(model: torch.nn.Module, ids: torch.Tensor, start: int) -> torc
         last = model(contexts.reshape(-1, window))[:, -1].float()                   # (B·(L-window), V)
         rest = F.log_softmax(last, dim=-1).gather(-1, targets.reshape(-1, 1)).view(B, -1)
         return torch.cat([first, rest], dim=1)[:, start - 1:].mean(dim=1)
-    finally:
-        model.train(was_training)

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse._checks import in_vocab, tensor
+
 __all__ = ["one_hot_lookup", "cosine_similarity", "nearest_neighbours", "pca_2d", "sinusoidal_positions",
            "LearnedPositions", "rope_angles", "apply_rope", "TokenSegmentPositionEmbedding"]
 
@@ -40,13 +42,9 @@ def one_hot_lookup(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
     Chapter 03 — embeddings.
     """
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be a (V, D) table, got shape {tuple(weight.shape)}")
-    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-        raise TypeError(f"ids must be an integer tensor, got dtype {ids.dtype}")
-    vocab = weight.shape[0]
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-        raise ValueError(f"ids must lie in [0, {vocab}), got values from {int(ids.min())} to {int(ids.max())}")
+    vocab = tensor("weight", weight, "(V, D)").shape[0]
+    tensor("ids", ids, "(...)", dtype="int")
+    in_vocab("ids", ids, vocab)
     one_hot = F.one_hot(ids.long(), num_classes=vocab).to(weight.dtype)  # (..., V)
     return one_hot @ weight                                               # (..., D)
 
@@ -97,9 +95,7 @@ def nearest_neighbours(vectors: torch.Tensor, query: int | torch.Tensor, k: int 
 
     Chapter 03 — embeddings.
     """
-    if vectors.dim() != 2:
-        raise ValueError(f"vectors must be (N, D), got shape {tuple(vectors.shape)}")
-    n = vectors.shape[0]
+    n = tensor("vectors", vectors, "(N, D)").shape[0]
     if isinstance(query, int):
         if not 0 <= query < n:
             raise IndexError(f"query index must lie in [0, {n}), got {query}")
@@ -250,9 +246,7 @@ class TokenSegmentPositionEmbedding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, ids: torch.Tensor, segment_ids: torch.Tensor | None = None) -> torch.Tensor:
-        if ids.dim() != 2:
-            raise ValueError(f"ids must be (B, T), got shape {tuple(ids.shape)}")
-        t = ids.shape[1]
+        t = tensor("ids", ids, "(B, T)").shape[1]
         if t > self.position_embeddings.num_embeddings:
             raise ValueError(f"sequence of length {t} is longer than max_positions="
                              f"{self.position_embeddings.num_embeddings}")

@@ -21,12 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse._checks import eval_mode, in_vocab, int_at_least, non_negative, positive, positive_int, probability, tensor
 from llmcourse.transformer import Block, KVCache, LayerNorm
-
-
-def _check_int(value: object, name: str, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"GPTConfig.{name} must be an integer ≥ {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -51,13 +47,12 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layers", "n_heads", "d_model"):
-            _check_int(getattr(self, name), name)
+            positive_int(f"GPTConfig.{name}", getattr(self, name))
         if self.d_ff is not None:
-            _check_int(self.d_ff, "d_ff")
+            positive_int("GPTConfig.d_ff", self.d_ff)
         if self.d_model % self.n_heads:
             raise ValueError(f"GPTConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"GPTConfig.dropout must be a probability in [0, 1), got {self.dropout!r}")
+        probability("GPTConfig.dropout", self.dropout)
         for name in ("bias", "fast"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
@@ -127,20 +122,16 @@ class GPT(nn.Module):
         return n
 
     def forward(self, idx: torch.Tensor, *, caches: list[KVCache] | None = None) -> torch.Tensor:
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] < 1:
-            got = (tuple(idx.shape), idx.dtype) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"GPT expects token ids of shape (B, T) with T ≥ 1 and dtype long, got {got}")
-        V = self.config.vocab_size
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= V):
-            raise ValueError(f"token ids must lie in [0, vocab_size={V}), "
-                             f"got min {int(idx.min())}, max {int(idx.max())}")
+        tensor("idx", idx, "(B, T)", dtype="long")
+        in_vocab("idx", idx, self.config.vocab_size)
         if caches is not None and len(caches) != len(self.blocks):
             raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
         offset = len(caches[0]) if caches is not None else 0
         T = idx.shape[1]
-        if offset + T > self.config.block_size:
-            raise ValueError(f"{offset} cached + {T} new tokens exceed block_size={self.config.block_size}: "
-                             "crop the input to the last block_size tokens (without a cache)")
+        if not 1 <= T <= self.config.block_size - offset:
+            raise ValueError(f"{offset} cached + {T} new tokens: need at least 1 new token and at most block_size="
+                             f"{self.config.block_size} in all; crop the input to its last block_size tokens "
+                             "(without a cache)")
         positions = torch.arange(offset, offset + T, device=idx.device)              # (T,)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(positions))                   # (B, T, C)
         for i, block in enumerate(self.blocks):
@@ -162,16 +153,13 @@ class GPT(nn.Module):
         reused; from then on the cached path re-reads the cropped window too. The model is put
         in ``eval()`` mode and returned to its mode.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an integer ≥ 0, got {max_new_tokens!r}")
-        if not greedy and not temperature > 0:
-            raise ValueError(f"temperature must be > 0 (or greedy=True), got {temperature}")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+        int_at_least("max_new_tokens", max_new_tokens, 0)
+        if not greedy:
+            positive("temperature", temperature, " (or greedy=True)")
+        if top_k is not None:
+            positive_int("top_k", top_k)
         window = self.config.block_size
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             caches, fed = (self.new_caches() if use_cache else None), 0
             for _ in range(max_new_tokens):
                 if caches is not None and idx.shape[1] > window:
@@ -192,8 +180,6 @@ class GPT(nn.Module):
                     nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
                 idx = torch.cat([idx, nxt], dim=1)
             return idx
-        finally:
-            self.train(was_training)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -206,8 +192,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
     Chapter 07 — GPT.
     """
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be ≥ 0, got {weight_decay}")
+    non_negative("weight_decay", weight_decay)
     params = [p for _, p in model.named_parameters() if p.requires_grad]   # shared tensors once
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -220,9 +205,7 @@ def configure_optimizer(model: nn.Module, *, lr: float, weight_decay: float = 0.
 
     Chapter 07 — GPT.
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas)
+    return torch.optim.AdamW(param_groups(model, weight_decay), lr=positive("lr", lr), betas=betas)
 
 
 def lr_schedule(step: int, *, max_lr: float, warmup_steps: int, total_steps: int, min_lr: float = 0.0) -> float:
@@ -238,12 +221,9 @@ def lr_schedule(step: int, *, max_lr: float, warmup_steps: int, total_steps: int
 
     Chapter 07 — GPT.
     """
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an integer ≥ 0, got {step!r}")
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be an integer ≥ 0, got {warmup_steps!r}")
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < warmup_steps:
-        raise ValueError(f"total_steps must be an integer ≥ warmup_steps={warmup_steps}, got {total_steps!r}")
+    int_at_least("step", step, 0)
+    int_at_least("warmup_steps", warmup_steps, 0)
+    int_at_least("total_steps", total_steps, warmup_steps, " (warmup_steps)")
     if not 0 <= min_lr <= max_lr:
         raise ValueError(f"need 0 ≤ min_lr ≤ max_lr, got min_lr={min_lr}, max_lr={max_lr}")
     if step < warmup_steps:

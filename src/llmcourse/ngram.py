@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from llmcourse._checks import in_vocab, non_negative, positive_int
+
 
 class NGramModel:
     """A character/token n-gram model with add-``alpha`` smoothing.
@@ -31,12 +33,8 @@ class NGramModel:
     """
 
     def __init__(self, order: int = 3, alpha: float = 0.01) -> None:
-        if not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be an integer ≥ 1 (1 = unigram, 2 = bigram, ...), got {order!r}")
-        if alpha < 0:
-            raise ValueError(f"alpha (add-alpha smoothing) must be ≥ 0, got {alpha}")
-        self.order = order
-        self.alpha = alpha
+        self.order = positive_int("order", order, " (1 = unigram, 2 = bigram, ...)")
+        self.alpha = non_negative("alpha", alpha, " (add-alpha smoothing)")
         self.vocab_size = 0
         # counts[k][context of length k] = array (V,) of next-token counts, k = 0 .. order-1
         self.counts: list[dict[tuple[int, ...], np.ndarray]] = []
@@ -46,8 +44,7 @@ class NGramModel:
         ids = [int(i) for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids)]
         if len(ids) < 2:
             raise ValueError(f"need at least 2 tokens to count transitions, got {len(ids)}")
-        if min(ids) < 0 or max(ids) >= vocab_size:
-            raise ValueError(f"token ids must lie in [0, {vocab_size}), got range [{min(ids)}, {max(ids)}]")
+        in_vocab("token ids", torch.tensor(ids), vocab_size)
         self.vocab_size = vocab_size
         self.counts = []
         for k in range(self.order):
@@ -120,8 +117,7 @@ def bigram_counts(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> torch.T
     ids = torch.as_tensor(ids, dtype=torch.long)
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError(f"ids must be a 1-D sequence of at least 2 token ids, got shape {tuple(ids.shape)}")
-    if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
-        raise ValueError(f"token ids must lie in [0, {vocab_size}), got range [{int(ids.min())}, {int(ids.max())}]")
+    in_vocab("token ids", ids, vocab_size)
     counts = torch.zeros(vocab_size, vocab_size)
     counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
     return counts
@@ -154,9 +150,7 @@ class NeuralBigram(torch.nn.Module):
         """The counting model: logits ``log((counts + alpha) / row sums)`` (rows: add-``alpha`` smoothing)."""
         if counts.dim() != 2 or counts.shape[0] != counts.shape[1]:
             raise ValueError(f"counts must be a square (V, V) matrix, got shape {tuple(counts.shape)}")
-        if alpha < 0:
-            raise ValueError(f"alpha (add-alpha smoothing) must be ≥ 0, got {alpha}")
-        smoothed = counts.float() + alpha
+        smoothed = counts.float() + non_negative("alpha", alpha, " (add-alpha smoothing)")
         model = cls(counts.shape[0])
         with torch.no_grad():
             model.table.weight.copy_(torch.log(smoothed / smoothed.sum(dim=1, keepdim=True)))

@@ -24,15 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse._checks import eval_mode, one_of, positive, tensor
 from llmcourse.data import SEPARATOR, Story, StoryConfig, generate_stories
 
 CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def _check_input(x: torch.Tensor, size: int, what: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != size:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{what} expects input of shape (B, {size}), got {got}")
 
 
 class _Cell(nn.Module):
@@ -72,7 +67,7 @@ class RNNCell(_Cell):
     """
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        _check_input(x, self.input_size, "RNNCell")
+        tensor("x", x, f"(B, {self.input_size})")
         h = self._zeros(x) if h is None else h
         return torch.tanh(x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)
 
@@ -95,7 +90,7 @@ class LSTMCell(_Cell):
 
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_input(x, self.input_size, "LSTMCell")
+        tensor("x", x, f"(B, {self.input_size})")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         z = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh   # (B, 4H)
         i, f, g, o = z.chunk(4, dim=1)
@@ -119,7 +114,7 @@ class GRUCell(_Cell):
     gates = 3
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        _check_input(x, self.input_size, "GRUCell")
+        tensor("x", x, f"(B, {self.input_size})")
         h = self._zeros(x) if h is None else h
         xr, xz, xn = (x @ self.weight_ih.T + self.bias_ih).chunk(3, dim=1)
         hr, hz, hn = (h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=1)
@@ -146,15 +141,13 @@ class Recurrent(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, n_layers: int = 1) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-        self.kind, self.input_size, self.hidden_size, self.n_layers = cell, input_size, hidden_size, n_layers
+        self.kind = one_of("cell", cell, CELLS)
+        self.input_size, self.hidden_size, self.n_layers = input_size, hidden_size, n_layers
         sizes = [input_size] + [hidden_size] * (n_layers - 1)
         self.cells = nn.ModuleList(CELLS[cell](i, hidden_size) for i in sizes)
 
     def forward(self, x: torch.Tensor, state=None):
-        if x.dim() != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"Recurrent expects x of shape (B, T, {self.input_size}), got {tuple(x.shape)}")
+        tensor("x", x, f"(B, T, {self.input_size})")
         lstm = self.kind == "lstm"
         finals_h, finals_c = [], []
         for layer, cell in enumerate(self.cells):
@@ -218,11 +211,9 @@ class CharRNN(nn.Module):
     def __init__(self, vocab_size: int, d_embed: int, d_hidden: int, cell: str = "lstm",
                  n_layers: int = 1, fast: bool = True, forget_bias: float | None = None) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        self.vocab_size, self.cell = vocab_size, one_of("cell", cell, CELLS)
         if forget_bias is not None and cell != "lstm":
             raise ValueError(f"forget_bias is for the LSTM's forget gate; cell {cell!r} has none")
-        self.vocab_size, self.cell = vocab_size, cell
         self.embedding = nn.Embedding(vocab_size, d_embed)
         if fast:
             torch_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
@@ -245,9 +236,7 @@ class CharRNN(nn.Module):
                 param[hidden:2 * hidden] = 0.0
 
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
-        if x.dim() != 2 or x.dtype != torch.long:
-            raise ValueError(f"CharRNN expects token ids of shape (B, T) and dtype long, got "
-                             f"{tuple(x.shape)} {x.dtype}")
+        tensor("x", x, "(B, T)", dtype="long")
         out, state = self.rnn(self.embedding(x), state)   # (B, T, H)
         logits = self.head(out)                           # (B, T, V)
         return (logits, state) if return_state else logits
@@ -260,21 +249,18 @@ class CharRNN(nn.Module):
         The prompt is read once; then each new token updates the carried state. Returns
         ``(B, T + max_new_tokens)``.
         """
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        was_training = self.training
-        self.eval()
-        logits, state = self(prompt, return_state=True)
+        positive("temperature", temperature)
         out = [prompt]
-        for _ in range(max_new_tokens):
-            last = logits[:, -1] / temperature                                        # (B, V)
-            if greedy:
-                nxt = last.argmax(dim=-1, keepdim=True)
-            else:
-                nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
-            out.append(nxt)
-            logits, state = self(nxt, state, return_state=True)
-        self.train(was_training)
+        with eval_mode(self):
+            logits, state = self(prompt, return_state=True)
+            for _ in range(max_new_tokens):
+                last = logits[:, -1] / temperature                                        # (B, V)
+                if greedy:
+                    nxt = last.argmax(dim=-1, keepdim=True)
+                else:
+                    nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
+                out.append(nxt)
+                logits, state = self(nxt, state, return_state=True)
         return torch.cat(out, dim=1)
 
 
@@ -371,9 +357,7 @@ def recall_accuracy(model: nn.Module, *, encode: Callable[[str], Sequence[int]],
     first_chars = [c[0] for c in candidates]
     items = [(story.text[:r.target_span[0]], r) for story in stories for r in story.recalls
              if r.kind in kinds and r.value[:1] in first_chars]
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
             rows = [list(encode(SEPARATOR + prefix)) for prefix, _ in chunk]
@@ -389,8 +373,6 @@ def recall_accuracy(model: nn.Module, *, encode: Callable[[str], Sequence[int]],
                 hits[b][0] += 1
                 hits[b][1] += int(scores[cand_ids].argmax()) == want
                 hits[b][2] += int(scores.argmax()) == int(cand_ids[want])
-    finally:
-        model.train(was_training)
     spans = [(edges[k], edges[k + 1] if k + 1 < len(edges) else None) for k in range(len(edges))]
     keep = [k for k in range(len(buckets)) if hits[k][0]]
     return RecallResult([spans[k] for k in keep], [hits[k][1] / hits[k][0] for k in keep],

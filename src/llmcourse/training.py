@@ -24,20 +24,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-
-def _check_ids(data: torch.Tensor, name: str = "data") -> None:
-    if not isinstance(data, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(data).__name__}")
-    if data.dim() != 1:
-        raise ValueError(f"{name} must be a 1-D tensor of token ids, got shape {tuple(data.shape)}")
-    if data.dtype not in (torch.long, torch.int32, torch.int16, torch.uint8, torch.int8):
-        raise TypeError(f"{name} must hold integer token ids, got dtype {data.dtype}")
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+from llmcourse._checks import eval_mode, int_at_least, positive, positive_int, tensor
 
 
 def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +39,7 @@ def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch
 
     Chapter 02 — language models.
     """
-    _check_ids(ids, "ids")
+    tensor("ids", ids, "(N,)", dtype="int")
     if not 0.0 < float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
     n_val = int(round(len(ids) * val_fraction))
@@ -76,9 +63,9 @@ def get_batch(data: torch.Tensor, batch_size: int, block_size: int,
 
     Chapter 02 — language models.
     """
-    _check_ids(data)
-    _positive_int(batch_size, "batch_size")
-    _positive_int(block_size, "block_size")
+    tensor("data", data, "(N,)", dtype="int")
+    positive_int("batch_size", batch_size)
+    positive_int("block_size", block_size)
     if len(data) < block_size + 1:
         raise ValueError(f"data has {len(data)} tokens, but a window of block_size={block_size} "
                          f"needs at least {block_size + 1} (block_size inputs + 1 shifted target)")
@@ -107,17 +94,13 @@ def evaluate(model: torch.nn.Module, data: torch.Tensor, *, batch_size: int, blo
 
     Chapter 02 — language models.
     """
-    _positive_int(n_batches, "n_batches")
+    positive_int("n_batches", n_batches)
     generator = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    try:
-        total = 0.0
+    total = 0.0
+    with eval_mode(model):
         for _ in range(n_batches):
             x, y = get_batch(data, batch_size, block_size, generator)
             total += float(_loss(model, x, y))
-    finally:
-        model.train(was_training)
     return total / n_batches
 
 
@@ -183,17 +166,14 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
 
     Chapter 02 — language models (used again in Chapters 04 and 07).
     """
-    _check_ids(train_data, "train_data")
-    _check_ids(val_data, "val_data")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
-    _positive_int(eval_every, "eval_every")
-    if time_budget is not None and time_budget <= 0:
-        raise ValueError(f"time_budget must be a positive number of seconds (or None), got {time_budget}")
-    if grad_clip is not None and grad_clip <= 0:
-        raise ValueError(f"grad_clip must be a positive gradient norm (or None), got {grad_clip}")
+    int_at_least("steps", steps, 0)
+    positive_int("eval_every", eval_every)
+    if time_budget is not None:
+        positive("time_budget", time_budget, " seconds (or None)")
+    if grad_clip is not None:
+        positive("grad_clip", grad_clip, " (a gradient norm, or None)")
     for name, data in (("train_data", train_data), ("val_data", val_data)):
-        if len(data) < block_size + 1:
+        if len(tensor(name, data, "(N,)", dtype="int")) < block_size + 1:
             raise ValueError(f"{name} has {len(data)} tokens, fewer than block_size + 1 = {block_size + 1}")
     if optimizer is None:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr)

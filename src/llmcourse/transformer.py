@@ -22,23 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse._checks import bool_mask, positive_int, probability, same, tensor
 from llmcourse.attention import causal_mask, combine_masks, scaled_dot_product_attention
-
-
-def _shape(x: object) -> object:
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_dropout(p: object) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {p!r}")
-    return float(p)
 
 
 class LayerNorm(nn.Module):
@@ -59,13 +44,12 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5, *, fast: bool = False) -> None:
         super().__init__()
-        self.d_model, self.eps, self.fast = _positive_int(d_model, "d_model"), float(eps), bool(fast)
+        self.d_model, self.eps, self.fast = positive_int("d_model", d_model), float(eps), bool(fast)
         self.weight = nn.Parameter(torch.ones(d_model))
         self.bias = nn.Parameter(torch.zeros(d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] != self.d_model:
-            raise ValueError(f"LayerNorm({self.d_model}) expects x of shape (..., {self.d_model}), got {_shape(x)}")
+        tensor("x", x, f"(..., {self.d_model})")
         if self.fast:
             return F.layer_norm(x, (self.d_model,), self.weight, self.bias, self.eps)
         mean = x.mean(dim=-1, keepdim=True)                        # (..., 1)
@@ -88,11 +72,9 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
 
     Chapter 06 — the transformer block.
     """
-    _positive_int(n_heads, "n_heads")
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] % n_heads:
-        raise ValueError(f"split_heads expects x of shape (B, T, H·D) with H·D divisible by n_heads={n_heads}, "
-                         f"got {_shape(x)}")
-    B, T, C = x.shape
+    B, T, C = tensor("x", x, "(B, T, H·D)").shape
+    if C % positive_int("n_heads", n_heads):
+        raise ValueError(f"the last size of x, H·D = {C}, must be divisible by n_heads={n_heads}")
     return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)   # (B, H, T, D)
 
 
@@ -105,9 +87,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
     Chapter 06 — the transformer block.
     """
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"merge_heads expects x of shape (B, H, T, D), got {_shape(x)}")
-    B, H, T, D = x.shape
+    B, H, T, D = tensor("x", x, "(B, H, T, D)").shape
     return x.transpose(1, 2).reshape(B, T, H * D)                # (B, T, H·D)
 
 
@@ -139,9 +119,9 @@ class KVCache:
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add ``k, v (B, H, T_new, D)``; return all keys and values ``(B, H, T_cached + T_new, D)``."""
-        if not (isinstance(k, torch.Tensor) and isinstance(v, torch.Tensor)) or k.dim() != 4 or k.shape != v.shape:
-            raise ValueError(f"KVCache.append expects k and v of one shape (B, H, T, D), "
-                             f"got {_shape(k)} and {_shape(v)}")
+        tensor("k", k, "(B, H, T, D)")
+        tensor("v", v, "(B, H, T, D)")
+        same("shape", k=tuple(k.shape), v=tuple(v.shape))
         if self.k is None:
             self.k, self.v = k, v
         else:
@@ -190,12 +170,10 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, *, bias: bool = True, dropout: float = 0.0,
                  fast: bool = False) -> None:
         super().__init__()
-        _positive_int(d_model, "d_model")
-        _positive_int(n_heads, "n_heads")
-        if d_model % n_heads:
+        if positive_int("d_model", d_model) % positive_int("n_heads", n_heads):
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
-        self.dropout, self.fast = _check_dropout(dropout), bool(fast)
+        self.dropout, self.fast = probability("dropout", dropout), bool(fast)
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.proj = nn.Linear(d_model, d_model, bias=bias)
         self.attn_drop = nn.Dropout(self.dropout)
@@ -204,11 +182,8 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x: torch.Tensor, *, causal: bool = False, mask: torch.Tensor | None = None,
                 cache: KVCache | None = None, return_weights: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"MultiHeadAttention expects x of shape (B, T, {self.d_model}), got {_shape(x)}")
-        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
-            raise ValueError(f"mask must be a bool tensor (True = may attend), got "
-                             f"{getattr(mask, 'dtype', type(mask).__name__)}")
+        tensor("x", x, f"(B, T, {self.d_model})")
+        bool_mask("mask", mask)
         q, k, v = self.qkv(x).split(self.d_model, dim=-1)                  # 3 × (B, T, C)
         q, k, v = (split_heads(t, self.n_heads) for t in (q, k, v))       # 3 × (B, H, T, D)
         if cache is not None:
@@ -265,10 +240,10 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int | None = None, *, bias: bool = True, dropout: float = 0.0) -> None:
         super().__init__()
-        d_ff = 4 * _positive_int(d_model, "d_model") if d_ff is None else _positive_int(d_ff, "d_ff")
+        d_ff = 4 * positive_int("d_model", d_model) if d_ff is None else positive_int("d_ff", d_ff)
         self.fc = nn.Linear(d_model, d_ff, bias=bias)
         self.proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.drop = nn.Dropout(_check_dropout(dropout))
+        self.drop = nn.Dropout(probability("dropout", dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.proj(F.gelu(self.fc(x))))
