@@ -201,14 +201,31 @@ def test_generate_crops_to_max_context():
     assert out.shape == (1, 13)
 
 
-def test_generate_with_a_model_without_caches():
+def test_generate_with_a_recurrent_model_reads_each_token_once():
     torch.manual_seed(0)
     rnn = CharRNN(9, 8, 16)
-    prompt = torch.tensor([[1, 2, 3]])
-    a = decoding.generate(rnn, prompt, 10, temperature=0, use_cache=True)
-    b = decoding.generate(rnn, prompt, 10, temperature=0, use_cache=False)
-    assert torch.equal(a, b) and a.shape == (1, 13)
+    fed = []
+    rnn.embedding.register_forward_hook(lambda module, args, out: fed.append(args[0].shape[1]))
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    a = decoding.generate(rnn, prompt, 10, generator=torch.Generator().manual_seed(1), use_cache=True)
+    assert fed == [3] + [1] * 9, "the carried state is the RNN's cache: the prompt once, then one token a step"
+    fed.clear()
+    b = decoding.generate(rnn, prompt, 10, generator=torch.Generator().manual_seed(1), use_cache=False)
+    assert fed == list(range(3, 13)), "without the cache every step re-reads the whole text"
+    assert torch.equal(a, b) and a.shape == (2, 13)
+    assert torch.equal(rnn.generate(prompt, 10, generator=torch.Generator().manual_seed(1)), a)
     assert rnn.training, "generate must give the model back in the mode it found it"
+
+
+def test_generate_gives_the_mode_back_after_an_error():
+    class Failing(TableModel):
+        def forward(self, ids):
+            raise RuntimeError("boom")
+
+    model = Failing(random_table(3, 5, seed=0)).train()
+    with pytest.raises(RuntimeError, match="boom"):
+        decoding.generate(model, torch.tensor([[1]]), 3)
+    assert model.training
 
 
 def test_generate_rejects_bad_input():

@@ -37,6 +37,27 @@ def test_nll_matches_hand_computation_and_generation_is_seeded():
     assert m.generate([1], 3, temperature=0) == [0, 1, 0]
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_the_model_protocol_and_the_one_generation_loop(order):
+    from llmcourse import decoding
+
+    ids = torch.randint(0, 5, (200,), generator=torch.Generator().manual_seed(order))
+    m = NGramModel(order=order).fit(ids, vocab_size=5)
+    x = ids[:14].view(2, 7)
+    logits = m(x)                                          # (B, T, V), like every model of the course
+    assert logits.shape == (2, 7, 5) and m.max_context == max(1, order - 1)
+    for b in range(2):
+        for t in range(7):
+            assert torch.equal(logits[b, t], m.next_token_logits(x[b, :t + 1].tolist()))
+    # generate is decoding.generate: the same draws, and a hand loop over next_token_probs
+    assert m.generate([1, 2], 12, generator=torch.Generator().manual_seed(3)) == \
+        decoding.generate(m, torch.tensor([[1, 2]]), 12, generator=torch.Generator().manual_seed(3))[0, 2:].tolist()
+    out = [1, 2]
+    for _ in range(12):
+        out.append(int(m.next_token_probs(out).argmax()))
+    assert m.generate([1, 2], 12, temperature=0) == out[2:]
+
+
 def test_bad_input_is_refused_clearly():
     with pytest.raises(ValueError, match="order"):
         NGramModel(order=0)

@@ -115,6 +115,9 @@ def test_char_rnn_state_carries_and_generate():
     first, state = model(x[:, :6], return_state=True)
     rest = model(x[:, 6:], state)
     torch.testing.assert_close(torch.cat([first, rest], dim=1), whole, atol=1e-5, rtol=0)
+    caches = model.new_caches()                  # the same state, carried for decoding.generate
+    pieces = [model(x[:, a:b], caches=caches) for a, b in [(0, 6), (6, 7), (7, 10)]]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, atol=1e-5, rtol=0)
     out = model.generate(x[:, :3], 5, greedy=True)
     assert out.shape == (2, 8) and torch.equal(out[:, :3], x[:, :3])
     # greedy generation is the argmax of a full forward pass at every step

@@ -6,21 +6,24 @@ Read top to bottom, in the order the chapter builds them:
    set of best tokens whose probability reaches ``p`` (nucleus); the others get ``-inf``;
 2. :func:`sample_next` — one decoding step: temperature, the filters, then a (seeded) draw,
    or the argmax at temperature 0 (greedy decoding);
-3. :func:`generate` — repeat the step, feeding each token back; with a model that has KV caches
-   (``model.new_caches()``, ``model(ids, caches=...)``) every step reads one new token only;
+3. :func:`generate` — repeat the step, feeding each token back; with a model that has caches
+   (``model.new_caches()``, ``model(ids, caches=...)``) every step reads one new token only. It
+   is the course's one generation loop: ``GPT.generate``, ``CharRNN.generate`` and
+   ``NGramModel.generate`` call it;
 4. :func:`beam_search` — keep the ``beam_width`` most probable continuations, rank the finished
    ones with a length penalty;
 5. measuring text: :func:`distinct_n` (diversity), :func:`repeated_ngram_fraction` (repetition)
    and :func:`mean_log_prob` (likelihood under the model).
 
-A model is any ``torch.nn.Module`` mapping ids ``(B, T)`` to logits ``(B, T, V)`` whose output at
-position ``t`` depends on ``ids[:, :t + 1]`` only (every language model of the course). An
-optional attribute ``max_context`` (``None``: unlimited) says how many tokens it can read.
+A model is anything that maps ids ``(B, T)`` to logits ``(B, T, V)`` whose output at position ``t``
+depends on ``ids[:, :t + 1]`` only (every language model of the course). An optional attribute
+``max_context`` (``None``: unlimited) says how many tokens it can read; :func:`generate` spells
+out the whole protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -106,19 +109,30 @@ def _max_context(model: torch.nn.Module) -> int | None:
 
 
 @torch.no_grad()
-def generate(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
+def generate(model: Callable[..., torch.Tensor], prompt: torch.Tensor, max_new_tokens: int, *,
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
              generator: torch.Generator | None = None, stop_token: int | None = None) -> torch.Tensor:
     """Continue ``prompt (B, T)`` (long) by up to ``max_new_tokens`` tokens → ``(B, T + n)``.
+
+    The course's one generation loop. What it needs of ``model``:
+
+    * ``model(ids (B, T))`` → logits ``(B, T, V)``, those at position ``t`` depending on
+      ``ids[:, :t + 1]`` only;
+    * ``model.max_context``: how many tokens it can read, or ``None`` (or no such attribute) for
+      any number;
+    * optionally, to read each token once: ``model.new_caches()`` → an empty cache, and
+      ``model(new_ids (B, t), caches=caches)`` → the logits ``(B, t, V)`` of the new ids given
+      everything read before, which the call adds to ``caches``. A GPT's cache holds each
+      layer's keys and values (:class:`~llmcourse.transformer.KVCache`); an RNN's, its hidden state.
 
     Each step picks the next token with :func:`sample_next` (``temperature``, ``top_k``,
     ``top_p``, ``generator``) from the logits at the last position.
 
-    * **With a KV cache** — when ``use_cache`` and the model has ``new_caches()`` — the prompt is
+    * **With a cache** — when ``use_cache`` and the model has ``new_caches()`` — the prompt is
       read once, then each step feeds only the newest token, ``model(ids (B, 1), caches=caches)``:
-      the keys and values of earlier positions are kept in the caches instead of recomputed.
-    * **Without** (``use_cache=False``, or a model without caches, e.g. an RNN), each step re-runs
-      the model on the whole context, cut to the last ``model.max_context`` tokens.
+      what earlier positions computed is kept in the cache instead of recomputed.
+    * **Without** (``use_cache=False``, or a model without caches), each step re-runs the model on
+      the whole context, cut to the last ``model.max_context`` tokens.
 
     Both give the same tokens. Once the text is longer than ``max_context`` every position of the
     window shifts at each step, so the cache cannot be reused: from then on the cached path

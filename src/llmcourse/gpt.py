@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from llmcourse._checks import eval_mode, in_vocab, int_at_least, non_negative, positive, positive_int, probability, tensor
+from llmcourse import decoding
+from llmcourse._checks import in_vocab, int_at_least, non_negative, positive, positive_int, probability, tensor
 from llmcourse.transformer import Block, KVCache, LayerNorm
 
 
@@ -138,48 +138,29 @@ class GPT(nn.Module):
             x = block(x, causal=True, cache=None if caches is None else caches[i])
         return self.lm_head(self.ln_f(x))                                            # (B, T, V)
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
                  top_k: int | None = None, greedy: bool = False, use_cache: bool = True,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Continue ``idx (B, T)`` by ``max_new_tokens`` tokens → ``(B, T + max_new_tokens)``.
 
-        Each step takes the logits at the last position, divides them by ``temperature``, keeps
-        the ``top_k`` largest (ties with the k-th kept) and samples with ``generator`` — or takes
-        the argmax with ``greedy=True``. With ``use_cache`` the prompt is read once and each step
-        feeds only the newest token through the KV caches; without, each step re-reads the last
-        ``block_size`` tokens. Both give the same tokens. **Sliding window:** once the text is
-        longer than ``block_size``, every position shifts at each step, so the cache cannot be
-        reused; from then on the cached path re-reads the cropped window too. The model is put
-        in ``eval()`` mode and returned to its mode.
+        :func:`llmcourse.decoding.generate` (the course's one generation loop) with this model:
+        each step divides the last position's logits by ``temperature``, keeps the ``top_k``
+        largest (ties with the k-th kept) and samples with ``generator`` — or takes the argmax
+        with ``greedy=True``. With ``use_cache`` the prompt is read once and each step feeds only
+        the newest token through the KV caches, until the text outgrows ``block_size`` and the
+        window slides; without, each step re-reads the last ``block_size`` tokens. Both give the
+        same tokens. The model is put in ``eval()`` mode and returned to its mode.
+
+        >>> model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layers=1, n_heads=1, d_model=8))
+        >>> model.generate(torch.zeros(2, 3, dtype=torch.long), 4, greedy=True).shape
+        torch.Size([2, 7])
+
+        Chapter 07 — GPT (the loop: Chapter 08 — decoding).
         """
-        int_at_least("max_new_tokens", max_new_tokens, 0)
         if not greedy:
             positive("temperature", temperature, " (or greedy=True)")
-        if top_k is not None:
-            positive_int("top_k", top_k)
-        window = self.config.block_size
-        with eval_mode(self):
-            caches, fed = (self.new_caches() if use_cache else None), 0
-            for _ in range(max_new_tokens):
-                if caches is not None and idx.shape[1] > window:
-                    caches = None                                       # the window slides: positions change
-                if caches is not None:
-                    logits = self(idx[:, fed:], caches=caches)         # prompt once, then one token
-                    fed = idx.shape[1]
-                else:
-                    logits = self(idx[:, -window:])
-                last = logits[:, -1]                                    # (B, V)
-                if greedy:
-                    nxt = last.argmax(dim=-1, keepdim=True)
-                else:
-                    last = last / temperature
-                    if top_k is not None and top_k < last.shape[-1]:
-                        kth = torch.topk(last, top_k, dim=-1).values[:, -1:]
-                        last = last.masked_fill(last < kth, float("-inf"))
-                    nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
-                idx = torch.cat([idx, nxt], dim=1)
-            return idx
+        return decoding.generate(self, idx, max_new_tokens, temperature=0 if greedy else temperature,
+                                 top_k=top_k, use_cache=use_cache, generator=generator)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

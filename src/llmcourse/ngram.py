@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from llmcourse import decoding
 from llmcourse._checks import in_vocab, non_negative, positive_int
 
 
@@ -87,18 +88,31 @@ class NGramModel:
             total += -math.log(p) if p > 0 else math.inf
         return total / (len(ids) - 1)
 
+    @property
+    def max_context(self) -> int:
+        """How many tokens the model reads: the last ``order − 1`` (a unigram reads one and ignores it)."""
+        return max(1, self.order - 1)
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T, V)`` of the next token at every position of ``ids (B, T)``: the protocol of
+        every model of the course, so :func:`~llmcourse.decoding.generate` can run this one too."""
+        self._check_fitted()
+        return torch.stack([torch.stack([self.next_token_logits(row[:t + 1]) for t in range(len(row))])
+                            for row in ids.tolist()])
+
     def generate(self, context: Sequence[int], n: int, *, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> list[int]:
-        """Sample ``n`` tokens after ``context``; ``temperature=0`` picks the most likely token."""
-        out = [int(i) for i in context]
-        for _ in range(n):
-            logits = self.next_token_logits(out[-(self.order - 1):] if self.order > 1 else [])
-            if temperature == 0:
-                out.append(int(torch.argmax(logits)))
-            else:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                out.append(int(torch.multinomial(probs, 1, generator=generator)))
-        return out[len(context):]
+        """Sample ``n`` tokens after ``context``; ``temperature=0`` picks the most likely token.
+
+        :func:`llmcourse.decoding.generate`, the course's one generation loop, with this model
+        (so ``context`` holds at least one id).
+
+        >>> NGramModel(order=2).fit([0, 1, 2, 0, 1, 2], vocab_size=3).generate([0], 4, temperature=0)
+        [1, 2, 0, 1]
+        """
+        prompt = torch.tensor([[int(i) for i in context]], dtype=torch.long)    # (1, T)
+        out = decoding.generate(self, prompt, n, temperature=temperature, generator=generator)
+        return out[0, prompt.shape[1]:].tolist()
 
 
 # --- Chapter 02 — language models: the bigram as tensors ---------------------------------------------

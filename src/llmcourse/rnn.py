@@ -10,6 +10,7 @@ Read top to bottom, in the order the chapter builds them:
    ``LSTM`` / ``GRU`` (``batch_first=True``) after :meth:`Recurrent.load_torch`;
 3. :func:`clip_grad_norm` — rescale all gradients together when their global norm is too big;
 4. :class:`CharRNN` — embedding → recurrent layers → linear head, ``(B, T)`` → ``(B, T, V)``;
+   its :class:`CarriedState` is what :func:`~llmcourse.decoding.generate` uses as its cache;
 5. :func:`input_gradient_norms` — how strongly the last hidden state depends on each input;
 6. :func:`recall_accuracy` — the long-range recall experiment, for *any* ``(B, T) → (B, T, V)`` model.
 """
@@ -21,9 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from llmcourse import decoding
 from llmcourse._checks import eval_mode, one_of, positive, tensor
 from llmcourse.data import SEPARATOR, Story, StoryConfig, generate_stories
 
@@ -190,12 +191,27 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> torch
     return total
 
 
+@dataclass
+class CarriedState:
+    """What a :class:`CharRNN` has read: its hidden state (``None`` before the first token).
+
+    ``CharRNN.forward(x, caches=...)`` starts from it and stores the state after ``x``, so each new
+    token costs one step — the recurrent counterpart of a :class:`~llmcourse.transformer.KVCache`.
+
+    Chapter 04 — the RNN baseline.
+    """
+
+    state: object = None
+
+
 class CharRNN(nn.Module):
     """A recurrent language model: ``x (B, T)`` ids → logits ``(B, T, V)``.
 
     Embedding ``(V, d_embed)`` → :class:`Recurrent` (or, with ``fast=True``, torch's fused
     ``nn.LSTM/GRU/RNN`` holding the same parameters) → linear head ``(d_hidden → V)``.
-    ``forward(x, state=None, return_state=False)`` carries a state between calls. With
+    ``forward(x, state=None, return_state=False)`` carries a state between calls;
+    :meth:`new_caches` and ``forward(x, caches=...)`` do the same for
+    :func:`~llmcourse.decoding.generate`, so generating reads each token once. With
     ``forget_bias`` (LSTM only) every forget gate's bias starts at that value instead of torch's
     small random one: gates start nearly open, and the memory is kept while training is young.
 
@@ -235,33 +251,38 @@ class CharRNN(nn.Module):
             elif "bias_hh" in name:
                 param[hidden:2 * hidden] = 0.0
 
-    def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+    def new_caches(self) -> CarriedState:
+        """An empty :class:`CarriedState`, for ``forward(..., caches=...)``."""
+        return CarriedState()
+
+    def forward(self, x: torch.Tensor, state=None, return_state: bool = False, *,
+                caches: CarriedState | None = None):
         tensor("x", x, "(B, T)", dtype="long")
+        if caches is not None:
+            state = caches.state                          # decoding.generate's cache: the carried state
         out, state = self.rnn(self.embedding(x), state)   # (B, T, H)
+        if caches is not None:
+            caches.state = state                          # the next call goes on from here
         logits = self.head(out)                           # (B, T, V)
         return (logits, state) if return_state else logits
 
-    @torch.no_grad()
     def generate(self, prompt: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
                  greedy: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Continue ``prompt (B, T)`` by ``max_new_tokens`` ids, feeding one token at a time.
+        """Continue ``prompt (B, T)`` by ``max_new_tokens`` ids → ``(B, T + max_new_tokens)``.
 
-        The prompt is read once; then each new token updates the carried state. Returns
-        ``(B, T + max_new_tokens)``.
+        :func:`llmcourse.decoding.generate` (the course's one generation loop) with this model:
+        the prompt is read once, then each token updates the carried state. Samples at
+        ``temperature`` with ``generator``, or takes the argmax with ``greedy=True``.
+
+        >>> CharRNN(10, 8, 16).generate(torch.zeros(2, 3, dtype=torch.long), 4, greedy=True).shape
+        torch.Size([2, 7])
+
+        Chapter 04 — the RNN baseline (the loop: Chapter 08 — decoding).
         """
-        positive("temperature", temperature)
-        out = [prompt]
-        with eval_mode(self):
-            logits, state = self(prompt, return_state=True)
-            for _ in range(max_new_tokens):
-                last = logits[:, -1] / temperature                                        # (B, V)
-                if greedy:
-                    nxt = last.argmax(dim=-1, keepdim=True)
-                else:
-                    nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
-                out.append(nxt)
-                logits, state = self(nxt, state, return_state=True)
-        return torch.cat(out, dim=1)
+        if not greedy:
+            positive("temperature", temperature, " (or greedy=True)")
+        return decoding.generate(self, prompt, max_new_tokens, temperature=0 if greedy else temperature,
+                                 generator=generator)
 
 
 def input_gradient_norms(model_or_cell: nn.Module, T: int, *, batch_size: int = 32, seed: int = 0
