@@ -1,11 +1,13 @@
 """The shared training loop (Chapter 02) against hand-computed cases."""
 
 import math
+from types import SimpleNamespace
 
 import matplotlib
 import pytest
 import torch
 
+from llmcourse import training
 from llmcourse.training import LossHistory, evaluate, get_batch, train, train_val_split
 
 matplotlib.use("Agg")
@@ -96,18 +98,26 @@ def test_grad_clip_and_custom_optimizer_run():
     assert h.steps == [0, 5, 10] and h.val[-1] < h.val[0]
 
 
-def test_time_budget_stops_training():
+def test_time_budget_stops_training(monkeypatch):
+    # A clock of our own, read by train through its module's `time`: one training step costs
+    # exactly 1 "second" and nothing else moves it, so the test never depends on the machine.
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+
     class Slow(Bigram):
         def forward(self, x):
             if self.training:
-                import time
-                time.sleep(0.02)
+                clock.now += 1.0
             return super().forward(x)
 
     data = torch.tensor([0, 1, 2] * 50)
-    h = train(Slow(3), data, data, steps=10_000, block_size=4, eval_every=1000, eval_batches=1,
-              time_budget=0.3, progress=False)
-    assert 0 < h.steps[-1] < 100 and h.seconds[-1] < 5
+    h = train(Slow(3), data, data, steps=10_000, block_size=4, eval_every=5, eval_batches=1,
+              time_budget=12, progress=False)
+    assert h.steps == [0, 5, 10, 12], "12 steps of 1 s fit in a 12 s budget, the 13th does not start"
+    assert h.seconds == [0.0, 5.0, 10.0, 12.0]
+    h = train(Slow(3), data, data, steps=3, block_size=4, eval_every=5, eval_batches=1,
+              time_budget=12, progress=False)
+    assert h.steps == [0, 3], "steps ends training first when the budget is not used up"
 
 
 def test_plot_draws_floor():
