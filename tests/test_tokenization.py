@@ -591,3 +591,44 @@ def test_wordpiece_long_word_and_unknowns():
         tok.encode("a")
     with pytest.raises(ValueError, match="id 7 at position 0"):
         tok.decode([7])
+
+
+# ---------------------------------------------------------------- what every tokenizer offers
+def _four_tokenizers():
+    text = "the cat sat. 곰 <|endoftext|> the end"
+    return {
+        "char": CharTokenizer(text),
+        "word": WordTokenizer(text),
+        "bpe": BPETokenizer(special_tokens=["<|endoftext|>"]).train(text, 260),
+        "wordpiece": WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "sat", "."]),
+    }
+
+
+@pytest.mark.parametrize("name", ["char", "word", "bpe", "wordpiece"])
+def test_every_tokenizer_offers_vocab_size_encode_decode(name):
+    np = pytest.importorskip("numpy")
+    tok = _four_tokenizers()[name]
+    assert isinstance(tok, tokenization.Tokenizer)
+    assert type(tok).encode is not tokenization.Tokenizer.encode, "encode is the subclass's own"
+    assert type(tok).decode is not tokenization.Tokenizer.decode, "decode is the subclass's own"
+    assert isinstance(tok.vocab_size, int) and tok.vocab_size > 0
+    ids = tok.encode("the cat sat.")
+    assert ids and all(type(i) is int and 0 <= i < tok.vocab_size for i in ids)
+    text = tok.decode(ids)
+    assert isinstance(text, str) and tok.decode(np.array(ids)) == text == tok.decode(iter(ids))
+    assert repr(tok).startswith(f"{type(tok).__name__}(vocab_size={tok.vocab_size}")
+    with pytest.raises(ValueError, match=f"id {tok.vocab_size} at position 1 is not in the vocabulary"):
+        tok.decode([ids[0], tok.vocab_size])
+    if name != "wordpiece":  # a list or a dict of ids 0..n-1: no negative ids either
+        with pytest.raises(ValueError, match=r"id -1 at position 0 is not in the vocabulary \(ids 0\.\."):
+            tok.decode([-1])
+
+
+def test_tokenizer_base_states_the_contract():
+    base = tokenization.Tokenizer()
+    with pytest.raises(NotImplementedError):
+        base.encode("a")
+    with pytest.raises(NotImplementedError):
+        base.decode([0])
+    with pytest.raises(NotImplementedError):
+        base.vocab_size
