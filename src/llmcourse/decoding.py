@@ -89,6 +89,9 @@ def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | 
     ``top_k``) and :func:`top_p_filter` (if ``top_p``) are applied in that order, and one token is
     drawn from the softmax with ``torch.multinomial`` using ``generator`` (same seed, same draw).
 
+    >>> sample_next(torch.tensor([[0.1, 2.0, 0.3]]), temperature=0)
+    tensor([1])
+
     Chapter 08 — decoding.
     """
     tensor("logits", logits, "(B, V)", dtype="float")
@@ -139,6 +142,12 @@ def generate(model: Callable[..., torch.Tensor], prompt: torch.Tensor, max_new_t
     re-runs the cropped window as well. With ``stop_token``, a row that has produced it is
     padded with ``stop_token`` from then on, and generation ends early once every row has (so
     ``n ≤ max_new_tokens``). The model is put in ``eval()`` mode and returned to its mode.
+
+    >>> class Count(torch.nn.Module):             # the next id is the last id + 1 (mod 5)
+    ...     def forward(self, ids):
+    ...         return 10.0 * F.one_hot((ids + 1) % 5, 5)
+    >>> generate(Count(), torch.tensor([[3]]), 4, temperature=0)
+    tensor([[3, 4, 0, 1, 2]])
 
     Chapter 08 — decoding.
     """

@@ -119,6 +119,9 @@ def pca_2d(vectors: torch.Tensor) -> torch.Tensor:
     Centres the rows, takes the SVD ``X = U S Vᵀ`` and returns ``X @ V[:, :2]``. Each direction's sign
     is fixed so that its largest-magnitude coordinate is positive (the SVD leaves it free).
 
+    >>> pca_2d(torch.randn(10, 4)).shape
+    torch.Size([10, 2])
+
     Chapter 03 — embeddings.
     """
     if vectors.dim() != 2 or vectors.shape[0] < 2 or vectors.shape[1] < 2:
@@ -186,6 +189,10 @@ class LearnedPositions(nn.Module):
 
 def rope_angles(positions: torch.Tensor, d: int, base: float = 10000.0) -> torch.Tensor:
     """Rotation angles ``positions[..., None] * base^(-2i/d)`` for the ``d/2`` pairs: ``(..., d/2)``.
+
+    >>> rope_angles(torch.tensor([0, 1]), 4)      # pair 0 turns 1 radian per position, pair 1 0.01
+    tensor([[0.0000, 0.0000],
+            [1.0000, 0.0100]], dtype=torch.float64)
 
     Chapter 03 — embeddings.
     """

@@ -171,6 +171,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     biases and layer-norm gains and shifts (1-D), whose size should not be pulled to zero. Every
     trainable parameter appears exactly once (a tied matrix once).
 
+    >>> [len(group["params"]) for group in param_groups(nn.Linear(3, 2), 0.1)]   # weight | bias
+    [1, 1]
+
     Chapter 07 — GPT.
     """
     non_negative("weight_decay", weight_decay)

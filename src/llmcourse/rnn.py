@@ -28,9 +28,6 @@ from llmcourse import decoding
 from llmcourse._checks import eval_mode, one_of, positive, tensor
 from llmcourse.data import SEPARATOR, Story, StoryConfig, generate_stories
 
-CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
 class _Cell(nn.Module):
     """Shared parameters: ``weight_ih (G·H, I)``, ``weight_hh (G·H, H)``, biases ``(G·H,)``.
 
@@ -179,6 +176,10 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float) -> torch
     The total is the *global* L2 norm, over every gradient entry of every parameter, so the
     direction of the update is kept. Equals ``torch.nn.utils.clip_grad_norm_``.
 
+    >>> w = torch.zeros(2, requires_grad=True); w.grad = torch.tensor([3.0, 4.0])   # norm 5
+    >>> clip_grad_norm([w], 1.0), w.grad
+    (tensor(5.), tensor([0.6000, 0.8000]))
+
     Chapter 04 — the RNN baseline.
     """
     grads = [p.grad for p in parameters if p.grad is not None]
@@ -258,11 +259,9 @@ class CharRNN(nn.Module):
     def forward(self, x: torch.Tensor, state=None, return_state: bool = False, *,
                 caches: CarriedState | None = None):
         tensor("x", x, "(B, T)", dtype="long")
+        out, state = self.rnn(self.embedding(x), state if caches is None else caches.state)   # (B, T, H)
         if caches is not None:
-            state = caches.state                          # decoding.generate's cache: the carried state
-        out, state = self.rnn(self.embedding(x), state)   # (B, T, H)
-        if caches is not None:
-            caches.state = state                          # the next call goes on from here
+            caches.state = state                          # the next call goes on from there
         logits = self.head(out)                           # (B, T, V)
         return (logits, state) if return_state else logits
 

@@ -92,6 +92,11 @@ def evaluate(model: torch.nn.Module, data: torch.Tensor, *, batch_size: int, blo
     (and two models) see exactly the same windows. The model is put in ``eval()`` mode while
     scoring and returned to the mode it was in.
 
+    >>> model = torch.nn.Embedding(5, 5)              # a bigram: a table of logits
+    >>> _ = torch.nn.init.zeros_(model.weight)        # all equal: uniform over 5 tokens
+    >>> round(evaluate(model, torch.arange(50) % 5, batch_size=2, block_size=4), 4)   # log 5
+    1.6094
+
     Chapter 02 — language models.
     """
     positive_int("n_batches", n_batches)
