@@ -440,16 +440,17 @@ def test_zip_input_and_usage_errors(tmp_path):
 def test_per_notebook_time_limit_and_resume(tmp_path):
     release = nbformat.read(ROOT / "notebooks" / A / f"{A}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
-    slow = fill_solutions(release, source, {"greedy_pick": "import time\nfor _ in range(40):\n    time.sleep(0.5)"})
+    slow = fill_solutions(release, source, {"greedy_pick": "import time\nwhile True:\n    time.sleep(0.5)"})
     for student, nb in (("slow", slow), ("fine", fill_solutions(release, source))):
         (tmp_path / "in" / student / A).mkdir(parents=True)
         nbformat.write(nb, tmp_path / "in" / student / A / f"{A}.ipynb")
-    done = run_grade(str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--timeout", "8", "--jobs", "2")
+    done = run_grade(str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--timeout", "25", "--jobs", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = read_csv(tmp_path / "out" / "grades.csv")
     assert (rows["slow"]["status"], rows["slow"]["score"]) == ("failed", "")
-    assert "longer than the 8 s allowed" in rows["slow"]["message"]
-    assert "longer than the 8 s allowed" in (tmp_path / "out" / "feedback" / "slow" / f"{A}.html").read_text()
+    # 25 s: the honest notebook needs ~4 s on a quiet machine, several times that under load
+    assert "longer than the 25 s allowed" in rows["slow"]["message"]
+    assert "longer than the 25 s allowed" in (tmp_path / "out" / "feedback" / "slow" / f"{A}.html").read_text()
     assert (rows["fine"]["status"], rows["fine"]["score"]) == ("graded", "10")
 
     # --resume grades only what is missing or changed; the finished rows are kept as they were
