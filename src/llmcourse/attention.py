@@ -48,7 +48,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 
     Chapter 05 — attention.
     """
-    q, k, v = (tensor(name, x, "(..., T, d)", dtype="float") for name, x in (("q", q), ("k", k), ("v", v)))
+    q, k, v = (tensor(name, x, "(..., T, d)", dtype="float") for name, x in zip("qkv", (q, k, v)))
     same("dtype", q=q.dtype, k=k.dtype, v=v.dtype)
     same("d", q=q.shape[-1], k=k.shape[-1])
     same("Tk", k=k.shape[-2], v=v.shape[-2])

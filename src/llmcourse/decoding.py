@@ -113,8 +113,9 @@ def _max_context(model: torch.nn.Module) -> int | None:
 
 @torch.no_grad()
 def generate(model: Callable[..., torch.Tensor], prompt: torch.Tensor, max_new_tokens: int, *,
-             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
-             generator: torch.Generator | None = None, stop_token: int | None = None) -> torch.Tensor:
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+             use_cache: bool = True, generator: torch.Generator | None = None,
+             stop_token: int | None = None) -> torch.Tensor:
     """Continue ``prompt (B, T)`` (long) by up to ``max_new_tokens`` tokens → ``(B, T + n)``.
 
     The course's one generation loop. What it needs of ``model``:
