@@ -1,4 +1,4 @@
-"""Embeddings and positions: how token ids become vectors, and how a model learns where they are.
+"""How token ids become vectors and how a model learns where they are (Chapter 03 — Embeddings and positions).
 
 Chapter 03 — embeddings builds these pieces in this order:
 

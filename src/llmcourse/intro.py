@@ -1,4 +1,4 @@
-"""Chapter 00 — the pipeline in one page: from logits to the next token.
+"""From logits to the next token (Chapter 00 — The pipeline in one page).
 
 A language model ends every step with one vector of **logits** (로짓): one real number per
 token of the vocabulary, larger meaning "more likely next". Three small functions turn that

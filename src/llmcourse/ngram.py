@@ -1,4 +1,4 @@
-"""Counting n-gram language models.
+"""Counting n-gram language models and the neural bigram (Chapter 02 — Language models).
 
 The simplest model that predicts the next token: count, in a training text, how often each token
 follows each context of ``order - 1`` tokens, and turn the counts into probabilities. Chapter 00
