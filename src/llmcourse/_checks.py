@@ -11,6 +11,7 @@ Private: the course's modules use these; learners never need them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 from collections.abc import Iterator, Sequence
 
@@ -121,13 +122,14 @@ def one_of(name: str, value: object, options: Sequence | dict) -> object:
     return value
 
 
-def _fits(size: torch.Size, dims: list[str]) -> bool:
-    if dims[:1] == ["..."]:                       # any number of leading dimensions
-        dims = dims[1:]
-        if len(size) < len(dims):
-            return False
-        size = size[len(size) - len(dims):]
-    return len(size) == len(dims) and all(not d.isdigit() or int(d) == n for d, n in zip(dims, size))
+@functools.lru_cache(maxsize=1024)
+def _pattern(shape: str) -> tuple[bool, int, tuple[tuple[int, int], ...]]:
+    """``"(..., T, 5)"`` → (any leading dimensions?, number of named or sized dimensions, the sizes
+    required, as (negative index, size) pairs). Parsed once per pattern: checks run at every call."""
+    dims = [d.strip() for d in shape.strip("()").split(",") if d.strip()]
+    lead = dims[:1] == ["..."]
+    dims = dims[1:] if lead else dims
+    return lead, len(dims), tuple((i - len(dims), int(d)) for i, d in enumerate(dims) if d.isdigit())
 
 
 def tensor(name: str, x: object, shape: str, dtype: str | None = None) -> torch.Tensor:
@@ -144,12 +146,13 @@ def tensor(name: str, x: object, shape: str, dtype: str | None = None) -> torch.
     Traceback (most recent call last):
     ValueError: prompt must be a tensor of shape (B, T) and dtype long, got shape (3,) and dtype torch.float32
     """
-    dims = [d.strip() for d in shape.strip("()").split(",") if d.strip()]
-    expected, dtype_ok = _DTYPES[dtype] if dtype is not None else ("", lambda d: True)
-    if not (isinstance(x, torch.Tensor) and _fits(x.shape, dims) and dtype_ok(x.dtype)):
+    lead, n, sizes = _pattern(shape)
+    fits = isinstance(x, torch.Tensor) and (x.dim() >= n if lead else x.dim() == n) \
+        and all(x.shape[i] == size for i, size in sizes) and (dtype is None or _DTYPES[dtype][1](x.dtype))
+    if not fits:
+        expected = f" and {_DTYPES[dtype][0]}" if dtype is not None else ""
         got = f"shape {tuple(x.shape)} and dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a tensor of shape {shape}{' and ' + expected if expected else ''}, "
-                         f"got {got}")
+        raise ValueError(f"{name} must be a tensor of shape {shape}{expected}, got {got}")
     return x
 
 
