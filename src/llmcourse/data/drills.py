@@ -36,6 +36,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from llmcourse._checks import is_int
 from llmcourse.data.lexicon import WORDS
 from llmcourse.data.stories import SEPARATOR, EntropyFloor, Recall
 
@@ -65,12 +66,11 @@ class DrillConfig:
     n_names: int | None = None
 
     def __post_init__(self) -> None:
-        if self.n_names is not None and (isinstance(self.n_names, bool) or not isinstance(self.n_names, int)
-                                         or not 1 <= self.n_names <= len(NAMES)):
+        if self.n_names is not None and (not is_int(self.n_names) or not 1 <= self.n_names <= len(NAMES)):
             raise ValueError(f"DrillConfig.n_names must be None or an int in 1..{len(NAMES)}, got {self.n_names!r}")
         for name, low in (("min_len", 1), ("max_len", 1), ("max_gap", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(f"DrillConfig.{name} must be an int >= {low}, got {value!r}")
         if self.max_len < self.min_len:
             raise ValueError(f"DrillConfig needs min_len <= max_len, got {self.min_len} > {self.max_len}")
@@ -100,7 +100,7 @@ class Drill:
 
 def generate_drills(n: int, seed: int = 0, config: DrillConfig | None = None) -> list[Drill]:
     """``n`` drills drawn with ``random.Random(seed)``; the same arguments give the same drills."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+    if not is_int(n) or n < 0:
         raise ValueError(f"n must be an int >= 0, got {n!r}")
     config = config or DrillConfig()
     rng = random.Random(seed)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
+from llmcourse._checks import is_int
 from llmcourse.data.grammar import Grammar, Walker
 from llmcourse.data.lexicon import ARCS, MOODS, SENTENCES, WORDS
 
@@ -56,7 +57,7 @@ def _range(value: Any, name: str, low: int, high: int) -> tuple[int, int]:
     if isinstance(value, bool) or not isinstance(value, (int, tuple, list)):
         raise TypeError(f"StoryConfig.{name} must be an int or a (min, max) pair of ints, got {value!r}")
     pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in pair):
+    if len(pair) != 2 or not all(is_int(v) for v in pair):
         raise TypeError(f"StoryConfig.{name} must be an int or a (min, max) pair of ints, got {value!r}")
     if not low <= pair[0] <= pair[1] <= high:
         raise ValueError(f"StoryConfig.{name} must satisfy {low} <= min <= max <= {high}, got {value!r}")
