@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(assignments_of(ROOT))
 # What a learner pasting the book's code would add so that it runs (annotations are not evaluated).
 PRELUDE = ("from __future__ import annotations\nimport math\nimport torch\nimport torch.nn.functional as F\n"
-           "from torch import Tensor, nn\nfrom typing import *\nfrom collections.abc import *\n")
+           "from torch import Tensor, nn\nfrom typing import *\nfrom collections.abc import *\n"
+           # the package's one-line argument checks, which the book's listings call
+           "from llmcourse._checks import *\n")
 
 
 def test_no_solution_is_contained_in_a_book_block():

@@ -152,7 +152,17 @@ def _phases(recipe: Recipe) -> list[tuple[str, int]]:
 
 
 def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer, dict, dict]:
-    """Build the recipe's model for its corpus's characters and train it (seeded)."""
+    """Build the recipe's model for its corpus's characters and train it (seeded, on one thread:
+    the same weights wherever it runs — two threads sum in another order and end elsewhere)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_one_thread(recipe, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_one_thread(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer, dict, dict]:
     from llmcourse.gpt import configure_optimizer, lr_schedule
     from llmcourse.training import train, train_val_split
 
