@@ -1,7 +1,7 @@
 """The model zoo: trained once, cached as weights + recipe card, verified; stale or corrupt caches are rebuilt.
 
 A tiny recipe (an 8-unit LSTM, three steps) stands in for the real ones so these tests take
-seconds; the real ``gpt-stories`` is trained once per test run by ``tests/conftest.py`` and used
+seconds; the real ``gpt-stories`` is trained once per test run by ``conftest.py`` and used
 by the chapters.
 """
 

@@ -1,4 +1,4 @@
-"""Test-session settings shared by unit tests and the notebook runs (nbval kernels inherit them)."""
+"""Test-session settings for every pytest run here: unit tests, doctests and notebooks (their kernels inherit them)."""
 
 import os
 
