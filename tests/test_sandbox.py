@@ -217,3 +217,11 @@ def test_a_call_past_its_time_is_interrupted(kernel):
         Remote(kernel, ("global", "spin"), "function", None)()
     kernel.deadline = None
     assert Remote(kernel, ("global", "Box"), "class", None)(1).get() == 1  # the kernel is still usable
+
+
+@pytest.mark.parametrize("folder", ["/tmp", "/"])
+def test_a_grader_started_from_tmp_keeps_the_sandboxs_tmp_writable(monkeypatch, folder):
+    """A grading script kept in /tmp puts /tmp on sys.path; binding it read-only over the sandbox's
+    /tmp left the kernel no temporary folder ("No usable temporary directory"), so every notebook failed."""
+    monkeypatch.setattr("sys.path", [folder] + __import__("sys").path)
+    assert not any(p in ("/tmp", "/") for p in python_paths(ROOT))

@@ -47,6 +47,10 @@ class SandboxUnavailable(RuntimeError):
 
 # --------------------------------------------------------------------------- what the sandbox sees
 
+def _holds_tmp(path: str) -> bool:
+    return path == "/tmp" or "/tmp".startswith(path.rstrip("/") + "/")
+
+
 def python_paths(course_root: Path | None) -> list[str]:
     """The folders Python needs (installation, environment, package sources), read-only in the sandbox.
 
@@ -54,7 +58,10 @@ def python_paths(course_root: Path | None) -> list[str]:
     """
     cwd = os.path.realpath(os.getcwd())
     wanted = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
-    wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd}
+    # The grader's own folder (a script's, the working folder) is not needed, and one that holds /tmp
+    # ("/tmp" itself, "/") would hide the sandbox's writable /tmp.
+    wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd
+               and not _holds_tmp(os.path.realpath(p))}
     package = Path(__file__).resolve().parents[2]
     wanted.add(str(package))
     paths = sorted(p for p in wanted if not any(p != q and p.startswith(q + os.sep) for q in wanted))
