@@ -261,7 +261,7 @@ class Block(nn.Module):
         x = ln1(x + attn(x));  x = ln2(x + mlp(x))
 
     ``forward(x, *, causal=True, mask=None, cache=None)`` passes ``causal``, ``mask`` and the
-    :class:`KVCache` to the attention.
+    :class:`KVCache` to the attention. ``eps`` is both LayerNorms' (BERT uses ``1e-12``).
 
     >>> Block(8, 2)(torch.randn(2, 5, 8)).shape
     torch.Size([2, 5, 8])
@@ -270,12 +270,12 @@ class Block(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int | None = None, *, pre_ln: bool = True,
-                 bias: bool = True, dropout: float = 0.0, fast: bool = False) -> None:
+                 bias: bool = True, dropout: float = 0.0, fast: bool = False, eps: float = 1e-5) -> None:
         super().__init__()
         self.pre_ln = bool(pre_ln)
-        self.ln1 = LayerNorm(d_model, fast=fast)
+        self.ln1 = LayerNorm(d_model, eps, fast=fast)
         self.attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, fast=fast)
-        self.ln2 = LayerNorm(d_model, fast=fast)
+        self.ln2 = LayerNorm(d_model, eps, fast=fast)
         self.mlp = FeedForward(d_model, d_ff, bias=bias, dropout=dropout)
 
     def forward(self, x: torch.Tensor, *, causal: bool = True, mask: torch.Tensor | None = None,
