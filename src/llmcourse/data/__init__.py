@@ -20,7 +20,10 @@ from llmcourse.data.korean import attach_particle, has_final_consonant, korean_p
 from llmcourse.data.stories import (ARCS, DEFAULT_CONFIG, MOODS, SEPARATOR, EntropyFloor, Recall, Story,
                                     StoryConfig, corpus_text, entropy_floor, generate_stories, logprob,
                                     parse_story)
+from llmcourse.data.world import (QA, Change, Document, Fact, World, WorldConfig, changed_facts, split_qa,
+                                  world)
 
 __all__ = ["ARCS", "DEFAULT_CONFIG", "MOODS", "SEPARATOR", "EntropyFloor", "Recall", "Story", "StoryConfig",
            "attach_particle", "corpus_text", "entropy_floor", "generate_stories", "has_final_consonant",
-           "korean_particle", "load_text", "logprob", "parse_story"]
+           "korean_particle", "load_text", "logprob", "parse_story",
+           "QA", "Change", "Document", "Fact", "World", "WorldConfig", "changed_facts", "split_qa", "world"]

@@ -1,0 +1,42 @@
+"""The World: a seeded knowledge base of invented people, towns and shops, written as documents, with questions, in versions.
+
+Every name and many values are invented (``Brandel Kessomere``, a pet ``mossnewt`` called
+``Tollo``, the River ``Ombrel``) and every fact is drawn at random, so no model can know or guess
+one before reading it. Each entity has one short document; each question's answer (a name, a
+number or a word) occurs in its gold document and in no other. ``world(version=2)`` is the same
+world with a fraction of its facts changed, every other sentence identical.
+
+>>> from llmcourse.data import changed_facts, world
+>>> w = world(seed=0)
+>>> len(w.documents), len(w.qa)
+(500, 1850)
+>>> for sentence in w.document("person-0003").sentences:
+...     print(sentence)
+Skoantana Paeldiss has lived in Sneintby for many years.
+He was born in 1965.
+Skoantana earns a living as a quillbinder.
+Peickbo is his pet dunetapir.
+His favourite colour is hollyjade.
+>>> q = next(q for q in w.qa if q.id == "person-0003/pet_name/0")
+>>> q.question, q.answer, q.doc_id, q.sentence
+("What is Skoantana Paeldiss's pet called?", 'Peickbo', 'person-0003', 3)
+>>> v2 = world(seed=0, version=2)
+>>> v2.document("person-0003").sentences[3]
+'Sairvy is his pet dunetapir.'
+>>> [(c.attribute, c.old, c.new) for c in changed_facts(w, v2) if c.entity == "person-0003"]
+[('pet_name', 'Peickbo', 'Sairvy')]
+
+* :mod:`~llmcourse.data.world.build` — :func:`world`, :class:`World`, :class:`Document`,
+  :class:`QA`, :class:`Fact`, :func:`changed_facts`, :func:`split_qa`, :data:`ATTRIBUTES`
+* :mod:`~llmcourse.data.world.render` — the sentence and question templates
+* :mod:`~llmcourse.data.world.pools` — the invented words
+
+Chapter 11 — finetuning fine-tunes on it (reading comprehension and closed-book recall);
+Chapter 13 — rag retrieves from it, and shows what happens when the facts change.
+"""
+
+from llmcourse.data.world.build import (ATTRIBUTES, QA, Attribute, Change, Document, Fact, World, WorldConfig,
+                                        changed_facts, split_qa, world)
+
+__all__ = ["ATTRIBUTES", "QA", "Attribute", "Change", "Document", "Fact", "World", "WorldConfig", "changed_facts",
+           "split_qa", "world"]
