@@ -22,42 +22,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from llmcourse._checks import int_at_least, is_int, non_negative, one_of, positive_int
-from llmcourse.data.world.pools import NAME_SIZES, pools
-from llmcourse.data.world.render import NUMBER_WORDS, QUESTIONS, SENTENCES, SHOP_KINDS, WEEKDAYS, choose, render
+from llmcourse._checks import int_at_least, non_negative, one_of, positive_int
+from llmcourse.data.world.facts import ATTRIBUTES, MOST_PEOPLE, Draws, entities, values
+from llmcourse.data.world.pools import NAME_SIZES
+from llmcourse.data.world.render import QUESTIONS, render
 
-__all__ = ["ATTRIBUTES", "Attribute", "Fact", "Document", "QA", "Change", "WorldConfig", "World", "world",
+__all__ = ["Fact", "Document", "QA", "Change", "WorldConfig", "World", "world",
            "changed_facts", "split_qa"]
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """What an attribute is: the entity ``kind`` that has it, the ``pool`` its values come from,
-    whether values are ``unique`` in a world (then it gets questions) and ``mutable`` (it may
-    change between versions)."""
-
-    kind: str
-    pool: str
-    unique: bool
-    mutable: bool
-
-
-#: Every attribute, by kind, in document order. Shared values (a home town, a birth year) make
-#: the documents read naturally but get no questions: their answer is in many documents.
-ATTRIBUTES: dict[str, Attribute] = {
-    "home": Attribute("person", "towns", False, True), "born": Attribute("person", "born", False, False),
-    "job": Attribute("person", "job", True, True), "pet_species": Attribute("person", "species", True, True),
-    "pet_name": Attribute("person", "pet", True, True), "colour": Attribute("person", "colour", True, True),
-    "river": Attribute("town", "river", True, False), "founded": Attribute("town", "founded", True, False),
-    "founder": Attribute("town", "fullname", True, False), "population": Attribute("town", "population", True, True),
-    "mayor": Attribute("town", "fullname", True, True), "market_day": Attribute("town", "weekday", False, False),
-    "town": Attribute("shop", "towns", False, False), "opened": Attribute("shop", "opened", False, False),
-    "owner": Attribute("shop", "fullname", True, True), "ware": Attribute("shop", "ware", True, True),
-    "staff": Attribute("shop", "staff", False, True),
-}
-_RANGES = {"born": (1935, 2006), "founded": (1100, 1900), "opened": (1900, 2021), "population": (10_000, 100_000)}
-_KINDS = ("town", "person", "shop")
-_MOST_PEOPLE = 100_000  # drawn in this order: people and shops live in towns
 
 
 @dataclass(frozen=True)
@@ -141,7 +112,7 @@ class WorldConfig:
         int_at_least("n_people", self.n_people, 0)
         int_at_least("n_towns", self.n_towns, 2, " (people and shops live in towns, and move)")
         int_at_least("n_shops", self.n_shops, 0)
-        for name, most in (("n_people", _MOST_PEOPLE), ("n_towns", NAME_SIZES["town"]),
+        for name, most in (("n_people", MOST_PEOPLE), ("n_towns", NAME_SIZES["town"]),
                            ("n_shops", NAME_SIZES["brand"])):  # every entity has a name of its own
             if getattr(self, name) > most:
                 raise ValueError(f"{name} must be at most {most:,} (the invented names), got {getattr(self, name)!r}")
@@ -153,110 +124,6 @@ class WorldConfig:
         if self.questions_per_fact > 3:
             raise ValueError(f"questions_per_fact must be at most 3 (the templates per attribute), "
                              f"got {self.questions_per_fact}")
-
-
-class _Draws:
-    """Where values come from: one random stream per attribute (continued from version to
-    version) and, per pool, every value used so far, so a new value was never seen before."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed, self.streams, self.used = seed, {}, defaultdict(set)
-        self.words, self.towns = pools(), ()
-
-    def _rng(self, stream: str) -> random.Random:
-        if stream not in self.streams:
-            self.streams[stream] = random.Random(f"llmcourse-world/{self.seed}/{stream}")
-        return self.streams[stream]
-
-    def _choices(self, pool: str) -> Sequence[str]:
-        return {"towns": self.towns, "weekday": WEEKDAYS, "staff": NUMBER_WORDS}.get(pool) or self.words[pool]
-
-    def _one(self, pool: str, rng: random.Random) -> str:
-        if pool == "fullname":
-            return f"{rng.choice(self.words['given'])} {rng.choice(self.words['surname'])}"
-        if pool in _RANGES:
-            n = rng.randrange(*_RANGES[pool])
-            return f"{n:,}" if pool == "population" else str(n)
-        return rng.choice(self._choices(pool))
-
-    def _size(self, pool: str) -> int:
-        if pool == "fullname":
-            return len(self.words["given"]) * len(self.words["surname"])
-        return (_RANGES[pool][1] - _RANGES[pool][0]) if pool in _RANGES else len(self._choices(pool))
-
-    def _all(self, pool: str) -> Iterable[str]:
-        if pool == "fullname":
-            return (f"{g} {s}" for g, s in itertools.product(self.words["given"], self.words["surname"]))
-        if pool in _RANGES:
-            return (f"{n:,}" if pool == "population" else str(n) for n in range(*_RANGES[pool]))
-        return self._choices(pool)
-
-    def unique(self, stream: str, pool: str) -> str:
-        """A value of ``pool`` never used before (once the pool is spent, values repeat: the
-        uniqueness check then drops their questions)."""
-        rng, used = self._rng(stream), self.used[pool]
-        if len(used) < 0.75 * self._size(pool):
-            value = self._one(pool, rng)
-            while value in used:
-                value = self._one(pool, rng)
-        else:  # nearly spent: pick among the rest
-            rest = [v for v in self._all(pool) if v not in used]
-            value = rng.choice(rest) if rest else self._one(pool, rng)
-        used.add(value)
-        return value
-
-    def shared(self, stream: str, pool: str, avoid: str | None = None) -> str:
-        """Any value of ``pool`` (other than ``avoid``)."""
-        rng = self._rng(stream)
-        value = self._one(pool, rng)
-        while value == avoid:
-            value = self._one(pool, rng)
-        return value
-
-    def draw(self, attribute: str, avoid: str | None = None) -> str:
-        spec = ATTRIBUTES[attribute]
-        return self.unique(attribute, spec.pool) if spec.unique else self.shared(attribute, spec.pool, avoid)
-
-
-def _entities(config: WorldConfig, draws: _Draws) -> list[tuple[str, str, str, str, str]]:
-    """``(id, kind, name, short name, pronoun)`` of every entity, towns first."""
-    counts = {"town": config.n_towns, "person": config.n_people, "shop": config.n_shops}
-    out = []
-    for kind in _KINDS:
-        width = max(4, len(str(counts[kind] - 1)))
-        for i in range(counts[kind]):
-            eid = f"{kind}-{i:0{width}d}"
-            if kind == "town":
-                name = draws.unique("name/town", "town")
-                out.append((eid, kind, name, name, "it"))
-            elif kind == "person":
-                name = draws.unique("name/person", "fullname")
-                pick = choose(20, draws.seed, eid, "pronoun")
-                out.append((eid, kind, name, name.split()[0], "she" if pick < 9 else "he" if pick < 18 else "they"))
-            else:
-                kind_word = SHOP_KINDS[choose(len(SHOP_KINDS), draws.seed, eid, "shop kind")]
-                name = f"{draws.unique('name/shop', 'brand')} {kind_word}"
-                out.append((eid, kind, name, name, "it"))
-        if kind == "town":
-            draws.towns = tuple(name for _, _, name, _, _ in out)
-    return out
-
-
-def _values(draws: _Draws, version: int, config: WorldConfig, entities: list) -> dict[str, dict[str, str]]:
-    """Every entity's values in ``version``: version 1 drawn, each later one a copy of the last
-    with ``config.change`` of each mutable attribute's facts drawn anew (exactly that fraction, rounded)."""
-    values = {eid: {a: draws.draw(a) for a, spec in ATTRIBUTES.items() if spec.kind == kind}
-              for eid, kind, *_ in entities}
-    for v in range(2, version + 1):
-        for attribute, spec in ATTRIBUTES.items():
-            if not spec.mutable:
-                continue
-            ids = [eid for eid, kind, *_ in entities if kind == spec.kind]
-            picked = random.Random(f"llmcourse-world/{draws.seed}/v{v}/{attribute}").sample(
-                range(len(ids)), round(config.change * len(ids)))
-            for i in sorted(picked):
-                values[ids[i]][attribute] = draws.draw(attribute, avoid=values[ids[i]][attribute])
-    return values
 
 
 def _containing(texts: Sequence[str], answers: Iterable[str]) -> dict[str, set[int]]:
@@ -342,33 +209,33 @@ def world(seed: int = 0, version: int = 1, *, n_people: int = 350, n_towns: int 
     int_at_least("seed", seed, 0)
     positive_int("version", version)
     config = WorldConfig(n_people, n_towns, n_shops, change, questions_per_fact, pronoun_rate)
-    draws = _Draws(seed)
-    entities = _entities(config, draws)
-    values = _values(draws, version, config, entities)
+    draws = Draws(seed)
+    every = entities({"town": n_towns, "person": n_people, "shop": n_shops}, draws)
+    drawn = values(draws, version, config.change, every)
     documents, facts, asked = [], [], []
-    for eid, kind, name, short, pronoun in entities:
-        own = values[eid]
+    for eid, kind, name, short, pronoun in every:
+        own = drawn[eid]
         sentences, where, asks = render(seed, eid, kind, name, short, pronoun, own, config.pronoun_rate)
         doc_facts = tuple(Fact(eid, a, v) for a, v in own.items())
         documents.append(Document(eid, kind, name, sentences, " ".join(sentences), doc_facts, version,
                                   tuple(where.items())))
         facts.extend(doc_facts)
-        asked.extend((len(documents) - 1, name, pronoun, f, asks[f.attribute]) for f in doc_facts
-                     if ATTRIBUTES[f.attribute].unique)
-    texts = [d.text for d in documents]
-    found = _containing(texts, {f.value for _, _, _, f, _ in asked})
+        starts = list(itertools.accumulate((len(s) + 1 for s in sentences), initial=0))  # of each sentence
+        possessive = {"she": "her", "he": "his", "they": "their"}.get(pronoun, "its")
+        for fact in doc_facts:
+            if ATTRIBUTES[fact.attribute].unique:
+                s = where[fact.attribute]
+                start = starts[s] + sentences[s].index(fact.value)
+                asked.append((len(documents) - 1, name, possessive, fact, asks[fact.attribute], s, start))
+    found = _containing([d.text for d in documents], {a[3].value for a in asked})
     qa = []
-    for index, name, pronoun, fact, order in asked:
+    for index, name, possessive, fact, order, s, start in asked:
         if found[fact.value] != {index}:  # in another document too (a spent pool): no question
             continue
-        doc = documents[index]
-        s = doc.sentence_of(fact.attribute)
-        start = sum(len(x) + 1 for x in doc.sentences[:s]) + doc.sentences[s].index(fact.value)
         templates = QUESTIONS[fact.attribute]
-        own = {"she": "her", "he": "his", "they": "their"}.get(pronoun, "its")
         for p in range(config.questions_per_fact):
-            question = templates[order[p]].format(name=name, own=own)
-            qa.append(QA(f"{fact.key}/{p}", question, fact.value, doc.id, fact, s, start))
+            question = templates[order[p]].format(name=name, own=possessive)
+            qa.append(QA(f"{fact.key}/{p}", question, fact.value, documents[index].id, fact, s, start))
     return World(seed, version, config, tuple(documents), tuple(facts), tuple(qa))
 
 

@@ -7,7 +7,7 @@ a pronoun (``She``, ``It``: ``pronoun_rate``). Every choice comes from a hash of
 entity and the group — never from the values — so a fact that changes between versions changes
 its own sentence and nothing else.
 
->>> fill("{Sub} work{s} as {a_job}.", {"job": "emberwright"}, _subject("Kessa", "they", True))
+>>> fill("{Sub} work{s} as {a_job}.", {"a_job": "an emberwright"}, _subject("Kessa", "they", True))
 'They work as an emberwright.'
 """
 
@@ -122,9 +122,17 @@ def _article(word: str) -> str:
 
 
 def fill(template: str, values: dict[str, str], subject: dict[str, str]) -> str:
-    """``template`` with the fact values, the subject fields and ``a_<attr>`` (the value with its article)."""
-    return template.format(**subject, **values, **{f"a_{k}": _article(v) for k, v in values.items()
-                                                      if k in ("job", "pet_species")})
+    """``template`` with the fact values (``a_job``: the value with its article) and the subject fields."""
+    return template.format(**subject, **values)
+
+
+def _shuffled(n: int, rng: random.Random) -> list[int]:
+    """``0..n-1`` in a random order (Fisher–Yates, one ``rng.random()`` per step)."""
+    out = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int(rng.random() * (i + 1))
+        out[i], out[j] = out[j], out[i]
+    return out
 
 
 def render(seed: int, entity: str, kind: str, name: str, short: str, pronoun: str, values: dict[str, str],
@@ -138,16 +146,17 @@ def render(seed: int, entity: str, kind: str, name: str, short: str, pronoun: st
     """
     rng = random.Random(f"llmcourse-world/{seed}/{entity}/render")
     groups = SENTENCES[kind]
-    order = [0] + rng.sample(range(1, len(groups)), len(groups) - 1)
+    slots = {"name": name, **values}
+    slots.update({f"a_{a}": _article(values[a]) for a in ("job", "pet_species") if a in values})
     sentences, where = [], {}
-    for g in order:
+    for g in [0] + [1 + g for g in _shuffled(len(groups) - 1, rng)]:
         attrs, templates = groups[g]
         use_pronoun = rng.random() < pronoun_rate and g > 0
-        template = templates[rng.randrange(len(templates))]
-        text = fill(template, {"name": name, **values}, _subject(short, pronoun, use_pronoun))
+        template = templates[int(rng.random() * len(templates))]
+        text = fill(template, slots, _subject(short, pronoun, use_pronoun))
         sentences.append(text[0].upper() + text[1:])
         where.update({a: len(sentences) - 1 for a in attrs})
-    asks = {a: tuple(rng.sample(range(len(QUESTIONS[a])), len(QUESTIONS[a]))) for a in values if a in QUESTIONS}
+    asks = {a: tuple(_shuffled(len(QUESTIONS[a]), rng)) for a in values if a in QUESTIONS}
     return tuple(sentences), where, asks
 
 
