@@ -15,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 # The course's models are tiny: a second thread helps them little and, when the other core is
@@ -59,3 +60,17 @@ try:
     _nbval_plugin.IPyNbCell.__init__ = _patient_cell_init
 except ImportError:  # pragma: no cover - nbval is a test dependency
     pass
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    """A warm sandbox that forks a fresh kernel per notebook, for grading the course's own notebooks
+    (mutants, pasted book code) two seconds faster each; see llmcourse.grading.session.Zygote.
+    The solutions and the untouched notebooks are graded the way `make grade` does, one sandbox each."""
+    from pathlib import Path
+
+    from llmcourse.grading.runner import Options
+    from llmcourse.grading.session import Zygote
+
+    with Zygote(Options().limits, Path(__file__).resolve().parent) as warm:
+        yield warm

@@ -104,7 +104,7 @@ def test_the_book_shows_versions_of_graded_functions():
 
 @pytest.mark.parametrize(("assignment", "function", "origin", "code"), PASTES,
                          ids=[f"{a}-{f}-{o.split(' from ')[0]}-{i}" for i, (a, f, o, _) in enumerate(PASTES)])
-def test_pasting_the_books_version_loses_points(course, assignment, function, origin, code, tmp_path):
+def test_pasting_the_books_version_loses_points(course, assignment, function, origin, code, tmp_path, zygote):
     exercise = course.prepare(assignment)
     release = nbformat.read(course.release_path(assignment), as_version=4)
     source = nbformat.read(course.source_path(assignment), as_version=4)
@@ -112,7 +112,7 @@ def test_pasting_the_books_version_loses_points(course, assignment, function, or
     nb.cells.append(nbformat.v4.new_code_cell(code))   # a later definition wins, as in the kernel
     path = tmp_path / f"{assignment}.ipynb"
     nbformat.write(nb, path)
-    result = grade_notebook(exercise, path, options=Options(course_root=ROOT))
+    result = grade_notebook(exercise, path, options=Options(course_root=ROOT), zygote=zygote)
     pasted = result.cells[-1]
     assert pasted.source == code and pasted.status == "ok", (
         f"the pasted {origin} did not run, so the test proves nothing: {pasted.status} {pasted.error}")

@@ -11,8 +11,10 @@ For each ``solutions/chNN_slug/chNN_slug.ipynb``:
 5. the student notebook holds no solution code and no hidden tests.
 
 Grading goes through :func:`llmcourse.grading.runner.grade_notebook`, as ``make grade`` does: the
-notebook's cells in a sandbox, the test cells in this process (one temporary course per session;
-2 to 8 s per notebook).
+notebook's cells in a sandbox, the test cells in this process (one temporary course per session).
+The solution and the untouched notebook each get a sandbox of their own, as in ``make grade`` (2 to
+8 s each); the mutants are forked from one warm sandbox (the ``zygote`` fixture: the same grading,
+without starting Python and importing torch each time).
 """
 
 from __future__ import annotations
@@ -59,10 +61,10 @@ def prepared(course):
     return prepare
 
 
-def _grade(course: Course, assignment: str, nb, tmp_path: Path):
+def _grade(course: Course, assignment: str, nb, tmp_path: Path, zygote=None):
     path = tmp_path / f"{assignment}.ipynb"
     nbformat.write(nb, path)
-    return grade_notebook(course.prepare(assignment), path, options=Options(course_root=ROOT))
+    return grade_notebook(course.prepare(assignment), path, options=Options(course_root=ROOT), zygote=zygote)
 
 
 def _source(course: Course, assignment: str):
@@ -110,11 +112,11 @@ def test_exercise_has_enough_mutants(assignment):
 
 
 @pytest.mark.parametrize(("assignment", "mutant"), MUTANT_CASES)
-def test_mutant_loses_points(prepared, assignment, mutant, tmp_path, record_property):
+def test_mutant_loses_points(prepared, assignment, mutant, tmp_path, record_property, zygote):
     course = prepared(assignment)
     spec = _mutants(assignment)
     nb = fill_solutions(_release(course, assignment), _source(course, assignment), spec["MUTANTS"][mutant])
-    result = _grade(course, assignment, nb, tmp_path)
+    result = _grade(course, assignment, nb, tmp_path, zygote)
     caught = [gid for gid, (score, top) in result.scores.items() if score < top]
     record_property("caught_by", ",".join(caught))
     print(f"{assignment}/{mutant}: {result.score:g}/{result.max_score:g}, caught by {caught}")

@@ -225,3 +225,51 @@ def test_a_grader_started_from_tmp_keeps_the_sandboxs_tmp_writable(monkeypatch, 
     /tmp left the kernel no temporary folder ("No usable temporary directory"), so every notebook failed."""
     monkeypatch.setattr("sys.path", [folder] + __import__("sys").path)
     assert not any(p in ("/tmp", "/") for p in python_paths(ROOT))
+
+
+# --------------------------------------------------------------------------- the test suite's zygote
+
+def _forked(zygote, source: str, rules=None) -> Kernel:
+    k = Kernel(Limits(memory_mb=1024), ROOT, rules or {}, ("x.ipynb", b"{}"), zygote=zygote)
+    k.start()
+    assert k.run_cell(0, source, 60)["status"] == "ok"
+    return k
+
+
+def test_each_forked_kernel_starts_from_a_state_no_notebook_touched():
+    from llmcourse.grading.session import Zygote
+
+    with Zygote(Limits(memory_mb=1024), ROOT) as zygote:
+        first = _forked(zygote, "import builtins, os, torch\nbuiltins.LEAK = 1\nopen('leak.txt', 'w').write('x')\n"
+                                "torch.manual_seed(5)\nX = 41\npid = os.getpid()\n"
+                                "def state():\n    return X, pid")
+        assert Remote(first, ("global", "state"), "function", None)() [0] == 41
+        first_pid = first.request(("global", "state"), "call", ((), {}), None)[1]
+        first.close()
+        second = _forked(zygote, "import builtins, os\n"
+                                 "def state():\n    return (hasattr(builtins, 'LEAK'), os.path.exists('leak.txt'),\n"
+                                 "            'X' in globals(), os.getpid())")
+        leak, file, name, pid = Remote(second, ("global", "state"), "function", None)()
+        second.close()
+    assert (leak, file, name) == (False, False, False)
+    assert pid != first_pid  # another process, forked from the same warm sandbox
+
+
+def test_a_zygote_gives_the_same_verdicts_as_a_fresh_sandbox():
+    """Forbidden calls are still seen at run time, and a child that hangs is stopped by the time limit;
+    the zygote then starts a new sandbox for the next notebook."""
+    from llmcourse.grading.session import Zygote
+
+    rules = {"soft": ["torch.softmax", ".softmax"]}
+    with Zygote(Limits(memory_mb=1024), ROOT) as zygote:
+        k = _forked(zygote, "import torch\ndef soft(x):\n    return getattr(torch, 'soft' + 'max')(x, -1)\n"
+                            "def spin():\n    while True:\n        pass", rules)
+        Remote(k, ("global", "soft"), "function", "soft")(torch.zeros(3))
+        assert any(r["kind"] == "forbidden" and r["function"] == "soft" for r in k.reports)
+        k.deadline = time.monotonic() + 2
+        with pytest.raises(CellTimeout):
+            Remote(k, ("global", "spin"), "function", None)()
+        k.close()
+        after = _forked(zygote, "def one():\n    return 1")
+        assert Remote(after, ("global", "one"), "function", None)() == 1
+        after.close()

@@ -13,6 +13,10 @@ call        ``target`` (a global of the notebook or a handle) called, or an attr
             ``len``, ``iter`` or ``repr`` of it: ``{"type": "value"}`` or ``{"type": "raised"}``,
             with what changed in the arguments (``sync``) and the random generators' states
 release     handles dropped
+fork        (before ``setup`` only) the process forks: the child answers ``{"type": "forked"}`` and
+            serves one notebook; this process waits until the child has exited, then answers
+            ``{"type": "reaped"}`` and can fork again — see :class:`~llmcourse.grading.session.Zygote`
+exit        (a forked child) it exits at once, without an answer
 ==========  ================================================================================
 
 While a call runs, the learner's code may call a test-defined function: the driver sends
@@ -73,6 +77,7 @@ class Driver:
         self.watches: dict[str, object] = {}
         self.refs: dict[int, tuple[str, int]] = {}
         self.cells: dict[str, int] = {}   # IPython's execution count → the notebook's cell number
+        self.forked = self.warm = False
         self.monitor = Monitor(self.report)
         arguments.SANDBOX.update(handles=self.handles, callback=lambda index: GraderObject(self, index),
                                  **{"global": lambda name: self.shell.user_ns[name]})
@@ -106,6 +111,9 @@ class Driver:
                 request = self.load(wire.read_frame(self.fd_in))
             except EOFError:
                 return
+            if request.get("op") == "fork":
+                self.fork(request.get("seq"))
+                continue
             try:
                 answer = getattr(self, "_" + request["op"])(request)
             except KeyboardInterrupt:
@@ -117,6 +125,32 @@ class Driver:
                 self.send(answer)
             except wire.WireError as exc:  # e.g. a result over the frame limit
                 self.send({"type": "unsendable", "reason": str(exc)[:500], "seq": request.get("seq")})
+
+    def fork(self, seq) -> None:
+        """Fork a child that serves one notebook; wait for it to exit (see the table above)."""
+        if self.monitor.learner_active or self.forked:
+            self.send({"type": "unsendable", "reason": "fork is only allowed before setup", "seq": seq})
+            return
+        if not self.warm:  # pay the dispatch mode's first use once, for every child
+            with self.monitor._op_mode():
+                torch.zeros(1) + 1
+            self.warm = True
+        pid = os.fork()
+        if pid == 0:
+            self.forked = True
+            self.send({"type": "forked", "seq": seq})
+            return
+        _, status = os.waitpid(pid, 0)
+        for name in os.listdir("."):  # the child's files go with it
+            if os.path.isfile(name):
+                os.remove(name)
+        self.send({"type": "reaped", "status": status})
+
+    def _exit(self, request: dict) -> dict:
+        if not self.forked:
+            return {"type": "unsendable", "reason": "exit is only for a forked child"}
+        sys.stdout.flush()
+        os._exit(0)
 
     def _setup(self, request: dict) -> dict:
         for name, (soft, hard) in request.get("rlimits", {}).items():

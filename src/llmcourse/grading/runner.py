@@ -26,7 +26,7 @@ from pathlib import Path
 from llmcourse.grading.exercise import Exercise
 from llmcourse.grading.notebook import grade_id, read_notebook, repair
 from llmcourse.grading.sandbox import Limits
-from llmcourse.grading.session import CellTimeout, Kernel, KernelFailure, LearnerError, Remote
+from llmcourse.grading.session import CellTimeout, Kernel, KernelFailure, LearnerError, Remote, Zygote
 from llmcourse.grading.static import forbidden_uses_in_cells
 from llmcourse.grading.wire import TEST_MODULE
 
@@ -109,8 +109,12 @@ def checksum(path: Path) -> str:
 
 
 def grade_notebook(exercise: Exercise, path: Path, *, student: str = "student", options: Options = Options(),
-                   notes: list[str] | None = None) -> Result:
-    """Grade the notebook at ``path`` against ``exercise``; never raises for a bad submission."""
+                   notes: list[str] | None = None, zygote: Zygote | None = None) -> Result:
+    """Grade the notebook at ``path`` against ``exercise``; never raises for a bad submission.
+
+    ``zygote`` (the test suite's, for the course's own notebooks only) forks the kernel from a
+    warm sandbox instead of starting one (see :class:`~llmcourse.grading.session.Zygote`).
+    """
     start = time.monotonic()
     result = Result(student, exercise.name, "failed", notes=list(notes or []), checksum=checksum(path))
     try:
@@ -123,7 +127,7 @@ def grade_notebook(exercise: Exercise, path: Path, *, student: str = "student", 
     static = _static_findings(exercise, program)
     kernel = Kernel(options.limits, options.course_root, exercise.rules,
                     (f"{exercise.name}.ipynb", Path(path).read_bytes()),
-                    on_forbidden_check=lambda f, rules, hint: _refuse(f, static, hint))
+                    on_forbidden_check=lambda f, rules, hint: _refuse(f, static, hint), zygote=zygote)
     try:
         with kernel:
             for index, cell in program:

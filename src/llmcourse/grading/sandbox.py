@@ -136,6 +136,7 @@ class Sandbox:
         self.cgroup: Cgroup | None = None
         self.process: subprocess.Popen | None = None
         self.output = bytearray()
+        self.forking = False          # the driver forks a child per notebook (session.Zygote)
 
     def start(self) -> None:
         to_driver, from_driver = os.pipe(), os.pipe()
@@ -169,14 +170,19 @@ class Sandbox:
     def driver_pid(self) -> int | None:
         import psutil
 
+        drivers = []
         try:
             for child in psutil.Process(self.process.pid).children(recursive=True):
                 line = child.cmdline()
                 if line[:1] == [sys.executable] and "llmcourse.grading.driver" in line:
-                    return child.pid
+                    if not self.forking:
+                        return child.pid
+                    drivers.append(child)
         except psutil.Error:
             pass
-        return None
+        pids = {d.pid for d in drivers}
+        forked = [d.pid for d in drivers if d.ppid() in pids]  # a zygote's child (session.Zygote)
+        return (forked or [d.pid for d in drivers] or [None])[0]
 
     def interrupt(self) -> bool:
         """Send SIGINT to the driver (a ``KeyboardInterrupt`` in the learner's code)."""

@@ -122,9 +122,10 @@ class Kernel:
     """A sandbox running the driver, and the protocol with it (see :mod:`llmcourse.grading.driver`)."""
 
     def __init__(self, limits: Limits, course_root: Path | None, rules: dict[str, list[str]],
-                 notebook: tuple[str, bytes], on_forbidden_check=None):
+                 notebook: tuple[str, bytes], on_forbidden_check=None, zygote: "Zygote | None" = None):
         self.limits, self.rules, self.notebook = limits, rules, notebook
-        self.sandbox = Sandbox(limits, course_root)
+        self.zygote = zygote
+        self.sandbox = zygote.sandbox if zygote is not None else Sandbox(limits, course_root)
         self.reports: list[dict] = []
         self.callbacks: list[Any] = []
         self.deadline: float | None = None
@@ -134,10 +135,17 @@ class Kernel:
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> dict:
-        self.sandbox.start()
+        if self.zygote is not None:
+            self.sandbox = self.zygote.fork()
+        else:
+            self.sandbox.start()
         message = {"op": "setup", "rules": self.rules, "notebook": self.notebook,
                    "rlimits": rlimits(self.limits, self.sandbox.cgroup is not None)}
         try:
+            if self.zygote is not None:
+                forked = self._exchange({"op": "fork"}, time.monotonic() + START_SECONDS)
+                if forked.get("type") != "forked":
+                    raise self._failure(f"the zygote did not fork: {forked.get('reason', forked.get('type'))}")
             answer = self._exchange(message, time.monotonic() + START_SECONDS)
         except KernelFailure as exc:  # before any learner code: say what the sandbox itself printed
             said = bytes(self.sandbox.output).decode("utf-8", "replace").strip().splitlines()[-1:]
@@ -147,7 +155,10 @@ class Kernel:
         return answer
 
     def close(self) -> None:
-        self.sandbox.stop()
+        if self.zygote is not None:
+            self.zygote.reap()
+        else:
+            self.sandbox.stop()
 
     def __enter__(self) -> "Kernel":
         self.start()
@@ -287,3 +298,59 @@ class Kernel:
             numpy.random.set_state(wire.decode(states["numpy"]))
 
 
+
+
+class Zygote:
+    """One sandbox whose driver, with torch imported, forks a fresh kernel for each notebook.
+
+    For the course's **own** notebooks only (the solutions, the mutants of ``tests/mutants`` and the
+    book's functions pasted as answers, graded by the test suite): it saves the two seconds a
+    sandbox takes to start Python and import torch, and each notebook still runs in its own
+    process, from the state of one that ran no notebook. Notebooks forked from one zygote share
+    its sandbox (``/tmp``, the process namespace, the memory limit), so a submission could reach
+    the next one: ``python -m llmcourse.grading`` never uses a zygote and starts one sandbox per
+    submission.
+
+    ``Kernel(..., zygote=z)`` forks on ``start`` and ends the child on ``close``; if a child
+    breaks the sandbox (a time-out, a crash), the next ``Kernel`` starts a new one.
+    """
+
+    def __init__(self, limits: Limits, course_root: Path | None):
+        self.limits, self.course_root = limits, course_root
+        self.sandbox = Sandbox(limits, course_root)
+        self.sandbox.forking = True
+        self.child = False
+
+    def fork(self) -> Sandbox:
+        if self.child:
+            raise RuntimeError("this zygote's child is still running: close its Kernel first")
+        if not self.sandbox.alive() or getattr(self.sandbox, "send_fd", None) is None:
+            self.sandbox.stop()
+            self.sandbox = Sandbox(self.limits, self.course_root)
+            self.sandbox.forking = True
+            self.sandbox.start()
+        self.child = True
+        return self.sandbox
+
+    def reap(self) -> None:
+        """End the child (``exit``) and wait for the zygote to report it gone."""
+        if not self.child:
+            return
+        self.child = False
+        try:
+            wire.write_frame(self.sandbox.send_fd, pickle.dumps({"op": "exit"}, protocol=4))
+            while True:
+                answer = json.loads(wire.read_frame(self.sandbox.receive_fd, time.monotonic() + GRACE_SECONDS))
+                if answer.get("type") == "reaped":
+                    return
+        except (OSError, EOFError, TypeError, ValueError, wire.WireError, wire.Timeout):
+            self.sandbox.stop()  # the next fork starts a new sandbox
+
+    def close(self) -> None:
+        self.sandbox.stop()
+
+    def __enter__(self) -> "Zygote":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
