@@ -1,4 +1,4 @@
-"""The World: a seeded knowledge base of invented people, towns and shops, written as documents, with questions, in versions.
+"""The World: a seeded knowledge base of invented people, towns and shops, as documents with questions, in versions.
 
 Every name and many values are invented (``Brandel Kessomere``, a pet ``mossnewt`` called
 ``Tollo``, the River ``Ombrel``) and every fact is drawn at random, so no model can know or guess
