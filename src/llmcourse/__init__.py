@@ -22,7 +22,7 @@ ch08_decoding              decoding                    test_decoding
                            grading, _checks            test_checks, test_grading, test_hostile,
                                                        test_sandbox, test_copyproof,
                                                        test_exercises, test_validate,
-                                                       test_book, test_project
+                                                       test_book, test_project, test_world
 =========================  ==========================  ==========================================
 
 What each module holds:
@@ -36,7 +36,8 @@ What each module holds:
 * ``transformer`` — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache.
 * ``gpt`` — the GPT model, AdamW parameter groups, warmup + cosine schedule.
 * ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
-* ``data`` — the story corpus and its entropy floor, recall drills; ``zoo`` — models trained
+* ``data`` — the story corpus and its entropy floor, recall drills, the World knowledge base
+  (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
   once and cached (``load_pretrained("gpt-stories")``); ``display`` — showing source and tables;
   ``grading`` — ``check_forbidden`` for test cells, tags → nbgrader metadata, and
   ``python -m llmcourse.grading`` (sandboxed autograding of a class); ``_checks`` — the

@@ -1,8 +1,11 @@
-"""The course's data: the story corpus with its exact entropy floor, and your own text files.
+"""The course's data: the story corpus with its exact entropy floor, the World knowledge base, your own text files.
 
 * :mod:`~llmcourse.data.stories` — :func:`generate_stories`, :func:`corpus_text`,
   :func:`logprob`, :func:`entropy_floor`, :class:`StoryConfig` (the recall knob), :class:`Story`
 * :mod:`~llmcourse.data.korean` — Korean particles chosen by the final consonant
+* :mod:`~llmcourse.data.world` — :func:`world` (invented people, towns and shops as documents with
+  questions whose answer is in one document only, in versions where facts change), :func:`changed_facts`,
+  :func:`split_qa` (for fine-tuning and retrieval)
 * :mod:`~llmcourse.data.files` — :func:`load_text` for any UTF-8 file
 * :mod:`~llmcourse.data.grammar` and :mod:`~llmcourse.data.lexicon` — how stories are written
 
