@@ -69,6 +69,8 @@ def test_chapter_table_matches_the_package_the_tests_and_the_readme():
     table = _init_table()
     chapters = sorted(p.stem for p in (ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
     assert [row[0] for row in table if row[0].startswith("ch")] == chapters, "one table row per book chapter, in order"
+    appendices = sorted(p.stem for p in (ROOT / "book").glob("appendix_*.ipynb"))
+    assert [row[0] for row in table if row[0].startswith("appendix_")] == appendices, "one row per appendix"
 
     package = ROOT / "src" / "llmcourse"
     modules = sorted(p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__"))
@@ -96,13 +98,13 @@ def test_every_chapter_module_names_its_chapter():
     import importlib
 
     for chapter, modules, _ in _init_table():
-        if not chapter.startswith("ch"):
+        if not chapter.startswith(("ch", "appendix_")):
             continue
         notebook = nbformat.read(ROOT / "book" / f"{chapter}.ipynb", as_version=4)
         heading = next(c.source for c in notebook.cells if c.cell_type == "markdown").splitlines()[0]
-        match = re.fullmatch(r"# Chapter (\d\d) — (.+)", heading)
-        assert match, f"{chapter}: the first line is not '# Chapter NN — Title': {heading!r}"
-        expected = f"(Chapter {match.group(1)} — {match.group(2)})."
+        match = re.fullmatch(r"# (Chapter \d\d|Appendix [A-Z]) — (.+)", heading)
+        assert match, f"{chapter}: the first line is not '# Chapter NN — Title' or '# Appendix X — Title': {heading!r}"
+        expected = f"({match.group(1)} — {match.group(2)})."
         for name in modules:
             module = importlib.import_module(f"llmcourse.{name}")
             first = (module.__doc__ or "").strip().splitlines()[0]

@@ -18,6 +18,7 @@ ch05_attention             attention                   test_attention
 ch06_transformer_block     transformer                 test_transformer
 ch07_gpt                   gpt                         test_gpt
 ch08_decoding              decoding                    test_decoding
+appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
                            grading, _checks            test_checks, test_grading, test_hostile,
                                                        test_sandbox, test_copyproof,
@@ -36,6 +37,7 @@ What each module holds:
 * ``transformer`` — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache.
 * ``gpt`` — the GPT model, AdamW parameter groups, warmup + cosine schedule.
 * ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
+* ``distributed`` — data-parallel training under ``torchrun`` (DDP, gradient accumulation, bf16).
 * ``data`` — the story corpus and its entropy floor, recall drills, the World knowledge base
   (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
   once and cached (``load_pretrained("gpt-stories")``); ``display`` — showing source and tables;
