@@ -5,16 +5,19 @@ random choices fill an English template and its Korean twin (:mod:`llmcourse.dat
 a pair is an exact translation, particles included (은/는, 이/가, 을/를 by the final consonant),
 and a perfect translator scores 100%.
 
-The sentences here are the story corpus's most common one, the event sentence
+The sentences here are one of the story corpus's most common ones, the event sentence
 ``{opener}, {subject} {act}{adverb}.`` (``filler`` in :mod:`llmcourse.data.lexicon`), with the
 subject always a name — in a story it may be *he* or *she*, whose Korean (the name) only the
-earlier sentences tell. The Korean moves the verb to the end and the adverb before it (SVO → SOV)::
+earlier sentences tell. The Korean moves the verb to the end and the adverb before the object
+(SVO → SOV)::
 
     Then, Mina picked up a shiny stone slowly.  →  그때 미나는 천천히 반짝이는 돌을 주웠어요.
 
 :func:`make_translation_data` splits the pairs by **combination**: a fraction of the (name, action)
 pairs — *Mina* with *fed … to …*, say — never occurs in training, and the test sentences use only
-those. Every word of a test sentence was seen in training; only the combination is new.
+those. Each name and each action occurs in training with other partners: only the combination is
+new (with enough training pairs every word of the test sentences is seen in training, which the
+tests check for the chapter's data).
 :class:`Vocab` turns the sentences into word ids (English: words and punctuation; Korean: the
 space-separated words, particles attached) with ``<pad>``, ``<bos>``, ``<eos>`` and ``<unk>``.
 
