@@ -18,6 +18,7 @@ ch05_attention             attention                   test_attention
 ch06_transformer_block     transformer                 test_transformer
 ch07_gpt                   gpt                         test_gpt
 ch08_decoding              decoding                    test_decoding
+ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
                            grading, _checks            test_checks, test_grading, test_hostile,
@@ -37,6 +38,8 @@ What each module holds:
 * ``transformer`` — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache.
 * ``gpt`` — the GPT model, AdamW parameter groups, warmup + cosine schedule.
 * ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
+* ``encoder_decoder`` — cross-attention, decoder blocks, the encoder–decoder transformer and an RNN
+  without attention, teacher forcing, translation through ``decoding``, BLEU and chrF.
 * ``distributed`` — data-parallel training under ``torchrun`` (DDP, gradient accumulation, bf16).
 * ``data`` — the story corpus and its entropy floor, recall drills, the World knowledge base
   (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
