@@ -68,10 +68,16 @@ def test_extend_vocabulary_keeps_every_old_row_and_every_old_logit():
     bigger, tok = extend_vocabulary(model, old_tok, "Zab09")
     assert tok.itos == sorted(set(old_tok.itos) | set("Z09"))
     assert bigger.lm_head.weight is bigger.tok_emb.weight                        # still tied
-    mean = model.tok_emb.weight.mean(0)
-    for c in tok.itos:
-        want = model.tok_emb.weight[old_tok.stoi[c]] if c in old_tok.stoi else mean
-        assert torch.equal(bigger.tok_emb.weight[tok.stoi[c]], want)
+    for c in old_tok.itos:
+        assert torch.equal(bigger.tok_emb.weight[tok.stoi[c]], model.tok_emb.weight[old_tok.stoi[c]])
+    new_rows = bigger.tok_emb.weight[[tok.stoi[c] for c in "Z09"]].detach()
+    assert len({tuple(r.tolist()) for r in new_rows}) == 3                       # three distinct rows
+    z = (new_rows - model.tok_emb.weight.mean(0)) / model.tok_emb.weight.std(0)
+    assert z.abs().max() < 5                                                      # typical of the old rows
+    again, _ = extend_vocabulary(model, old_tok, "Zab09")
+    other, _ = extend_vocabulary(model, old_tok, "Zab09", seed=1)
+    assert torch.equal(again.tok_emb.weight, bigger.tok_emb.weight)               # seeded
+    assert not torch.equal(other.tok_emb.weight, bigger.tok_emb.weight)
     text = "abc xyz.ab"
     with torch.no_grad():
         old_logits = model(torch.tensor([old_tok.encode(text)]))

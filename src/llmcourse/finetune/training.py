@@ -25,16 +25,18 @@ from llmcourse.tokenization import CharTokenizer
 IGNORE = -100        # a label that the loss skips (PyTorch's cross_entropy ignore_index)
 
 
-def extend_vocabulary(model: GPT, tokenizer: CharTokenizer, text: str) -> tuple[GPT, CharTokenizer]:
+def extend_vocabulary(model: GPT, tokenizer: CharTokenizer, text: str, *, seed: int = 0) -> tuple[GPT, CharTokenizer]:
     """A copy of ``model`` whose vocabulary also holds every character of ``text`` it lacked.
 
     Returns ``(new_model, new_tokenizer)``; ``model`` is not changed. The new
     :class:`~llmcourse.tokenization.CharTokenizer` keeps ids in sorted character order, so old
     characters may get new ids: each row of the embedding ``(V, C)`` (tied to the output layer)
-    moves with its character. A new character's row starts at the mean of the old rows — an
-    "average character" whose logit is average at every position (a random row of the init's
-    scale would also work; a zero row gives every new character the same logit 0). All other
-    weights are copied. With no new character, the copy equals the model.
+    moves with its character. A new character's row is drawn (with ``seed``) from the old rows'
+    distribution, dimension by dimension: their mean plus their standard deviation times a normal
+    draw — a typical character, and one of its own. (Rows all equal to the mean would be "average"
+    too, but identical: attention could not tell the new characters apart until training had
+    pulled them apart.) All other weights are copied. With no new character, the copy equals the
+    model.
 
     >>> model = GPT(GPTConfig(vocab_size=3, block_size=8, n_layers=1, n_heads=1, d_model=4))
     >>> bigger, tok = extend_vocabulary(model, CharTokenizer("abc"), "ab0")
@@ -53,7 +55,8 @@ def extend_vocabulary(model: GPT, tokenizer: CharTokenizer, text: str) -> tuple[
     state = {k: v for k, v in model.state_dict().items() if k not in ("tok_emb.weight", "lm_head.weight")}
     bigger.load_state_dict(state, strict=False)
     old = model.tok_emb.weight.detach()                                      # (V, C)
-    rows = old.mean(dim=0, keepdim=True).repeat(new.vocab_size, 1)          # (V', C): the mean row
+    noise = torch.randn(new.vocab_size, old.shape[1], generator=torch.Generator().manual_seed(seed))
+    rows = old.mean(dim=0) + old.std(dim=0) * noise                          # (V', C): typical rows
     rows[[new.stoi[c] for c in tokenizer.itos]] = old                       # old characters keep theirs
     with torch.no_grad():
         bigger.tok_emb.weight.copy_(rows)                                   # lm_head is the same tensor
