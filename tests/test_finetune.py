@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from llmcourse.data import world
-from llmcourse.finetune import (END, IGNORE, WORLD_CHARACTERS, Example, answer_loss, closed_book_examples,
+from llmcourse.finetune import (END, IGNORE, WORLD_CHARACTERS, Example, answer_accuracy, answer_loss, closed_book_examples,
                                 encode_examples, exact_match, extend_vocabulary, finetune, finetune_step, freeze,
                                 generate_answers, mean_answer_loss, reading_examples, reading_prompt, story_loss,
                                 trainable_parameters, train_reader)
@@ -172,6 +172,7 @@ def test_finetune_learns_a_tiny_task_and_is_deterministic():
     assert exact_match(model, tok, examples) == 1.0
     assert generate_answers(model, tok, ["ba", "ab", "ga"]) == ["ef", "cd", "hb"]
     assert mean_answer_loss(model, tok, examples) < 0.25 * mean_answer_loss(_gpt(tok.vocab_size, seed=4), tok, examples)
+    assert answer_accuracy(model, tok, examples) == 1.0
     assert len(history.smoothed(4)) == 60 and history.seconds > 0 and history.cpu_seconds > 0
 
 
@@ -232,3 +233,34 @@ def test_train_reader_on_a_tiny_recipe(monkeypatch, tmp_path):
         train_reader(dict(cfg, init_version=-1), progress=False)
     with pytest.raises(ValueError, match="init must be"):
         train_reader(dict(cfg, init="bert-stories"), progress=False)
+
+
+def test_reading_task_holds_out_every_entity_named_in_training():
+    from llmcourse.finetune import READER_WORLD, reading_task
+
+    train, held_out = reading_task()
+    train_world, test_world = world(**READER_WORLD), world(seed=0)
+    trained_names = {d.title for d in train_world.documents}
+    doc_of = {q.id: q.doc_id for q in test_world.qa}
+    assert len(train) == len(reading_examples(train_world)) > 13_000
+    assert 1500 < len(held_out) < len(test_world.qa)
+    assert not {test_world.document(doc_of[e.id]).title for e in held_out} & trained_names
+    left_out = {e.id for e in reading_examples(test_world)} - {e.id for e in held_out}
+    assert left_out and all(test_world.document(doc_of[i]).title in trained_names for i in left_out)
+
+
+def test_mean_answer_loss_and_accuracy_count_every_answer_token_once():
+    tok = CharTokenizer("abcd\n")
+    examples = [Example("1", "ab", "c"), Example("2", "abcd", "dab"), Example("3", "d", "a")]
+    model = _gpt(tok.vocab_size, seed=2)
+    nats, right = [], []
+    with torch.no_grad():
+        for e in examples:                                         # one example at a time, no padding
+            ids = torch.tensor([tok.encode(e.text)])
+            logits, n = model(ids)[0, :-1], len(e.answer) + 1
+            nats += F.cross_entropy(logits[-n:], ids[0, -n:], reduction="none").tolist()
+            right += (logits[-n:].argmax(-1) == ids[0, -n:]).tolist()
+    assert abs(mean_answer_loss(model, tok, examples, batch_size=2) - sum(nats) / len(nats)) < 1e-5
+    assert answer_accuracy(model, tok, examples, batch_size=2) == sum(right) / len(right)
+    with pytest.raises(ValueError, match="at least one example"):
+        answer_accuracy(model, tok, [])

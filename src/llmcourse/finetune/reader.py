@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from llmcourse.finetune.task import reading_examples
+from llmcourse.finetune.task import Example, reading_examples
 from llmcourse.finetune.training import extend_vocabulary, finetune, mean_answer_loss, story_loss
 from llmcourse.gpt import GPT
 
@@ -24,6 +24,26 @@ from llmcourse.gpt import GPT
 READER_WORLD = dict(seed=1, n_people=1800, n_towns=700, n_shops=1400)
 #: Every character a World may write: a reader knows them all, whatever the seed.
 WORLD_CHARACTERS = string.ascii_letters + string.digits + " ,.'?:-\n"
+
+
+def reading_task(*, distractors: int = 1, max_chars: int = 128) -> tuple[list[Example], list[Example]]:
+    """The reading-comprehension task of Chapters 11–13: ``(train, held_out)`` examples.
+
+    ``train``: :func:`~llmcourse.finetune.task.reading_examples` of ``world(**READER_WORLD)``;
+    ``held_out``: those of ``world(seed=0)``, the World the chapters test on, leaving out the few
+    entities whose name also names an entity of the training world (the two worlds draw names from
+    the same pools of syllables), so that every held-out question is about an entity never trained on.
+
+    Chapter 11 — Fine-tuning and transfer learning.
+    """
+    from llmcourse.data import world
+
+    train_world, test_world = world(**READER_WORLD), world(seed=0)
+    seen = {d.title for d in train_world.documents}
+    doc_of = {q.id: q.doc_id for q in test_world.qa}
+    held_out = [e for e in reading_examples(test_world, distractors=distractors, max_chars=max_chars)
+                if test_world.document(doc_of[e.id]).title not in seen]
+    return reading_examples(train_world, distractors=distractors, max_chars=max_chars), held_out
 
 
 def train_reader(training: dict, *, progress: bool = True) -> tuple[GPT, object, dict, dict]:

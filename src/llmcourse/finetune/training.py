@@ -240,6 +240,24 @@ def finetune(model: GPT, tokenizer, examples: Sequence[Example], *, steps: int, 
     return FinetuneHistory(losses, time.perf_counter() - start, time.process_time() - cpu)
 
 
+def _answer_counts(model: torch.nn.Module, tokenizer, examples: Sequence[Example], batch_size: int
+                   ) -> tuple[float, int, int]:
+    """(nats summed, tokens ranked first, tokens) over the answer tokens of ``examples``, teacher-forced."""
+    if not examples:
+        raise ValueError("need at least one example")
+    positive_int("batch_size", batch_size)
+    nats, right, count = 0.0, 0, 0
+    with eval_mode(model), torch.no_grad():
+        for first in range(0, len(examples), batch_size):
+            ids, labels = encode_examples(examples[first:first + batch_size], tokenizer)
+            logits, targets = model(ids)[:, :-1], labels[:, 1:]                      # (B, T-1, V), (B, T-1)
+            counted = targets != IGNORE
+            nats += float(F.cross_entropy(logits[counted], targets[counted], reduction="sum"))
+            right += int((logits[counted].argmax(dim=-1) == targets[counted]).sum())
+            count += int(counted.sum())
+    return nats, right, count
+
+
 def mean_answer_loss(model: torch.nn.Module, tokenizer, examples: Sequence[Example], *,
                      batch_size: int = 64) -> float:
     """The mean :func:`answer_loss` over ``examples`` (nats per answer token, :data:`END` included),
@@ -247,16 +265,20 @@ def mean_answer_loss(model: torch.nn.Module, tokenizer, examples: Sequence[Examp
 
     Chapter 11 — Fine-tuning and transfer learning.
     """
-    if not examples:
-        raise ValueError("mean_answer_loss needs at least one example")
-    total, count = 0.0, 0
-    with eval_mode(model), torch.no_grad():
-        for first in range(0, len(examples), batch_size):
-            ids, labels = encode_examples(examples[first:first + batch_size], tokenizer)
-            n = int((labels[:, 1:] != IGNORE).sum())
-            total += float(answer_loss(model(ids), labels)) * n
-            count += n
-    return total / count
+    nats, _, count = _answer_counts(model, tokenizer, examples, batch_size)
+    return nats / count
+
+
+def answer_accuracy(model: torch.nn.Module, tokenizer, examples: Sequence[Example], *,
+                    batch_size: int = 64) -> float:
+    """The fraction of answer tokens (:data:`END` included) that ``model`` ranks first when it is
+    given the prompt and the right answer so far (teacher forcing): a per-character accuracy,
+    which moves long before whole answers come out right (:func:`~llmcourse.finetune.task.exact_match`).
+
+    Chapter 11 — Fine-tuning and transfer learning.
+    """
+    _, right, count = _answer_counts(model, tokenizer, examples, batch_size)
+    return right / count
 
 
 def story_loss(model: torch.nn.Module, tokenizer, text: str, *, n_batches: int = 8, batch_size: int = 16,
