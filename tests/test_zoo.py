@@ -260,9 +260,52 @@ def test_a_gpt_recipe_round_trips(monkeypatch, tmp_path):
 
 def test_real_recipes_are_consistent():
     for name, recipe in zoo.RECIPES.items():
-        assert recipe.name == name and recipe.kind in ("gpt", "lstm") and recipe.corpus in ("stories", "drills")
-        assert recipe.training["block_size"] <= recipe.model_config.get("block_size", 10**9)
+        assert recipe.name == name and recipe.kind in ("gpt", "lstm", "reader")
+        assert recipe.corpus in ("stories", "drills", "world")
+        if recipe.kind == "reader":
+            assert recipe.corpus == "world" and recipe.training["max_chars"] <= recipe.model_config["block_size"]
+        else:
+            assert recipe.training["block_size"] <= recipe.model_config.get("block_size", 10**9)
         json.dumps(zoo._recipe_card(recipe))                            # a recipe fits in a card
+
+
+def test_the_readers_differ_only_in_their_start_and_build_on_the_current_gpt_stories():
+    reader, scratch = zoo.RECIPES["gpt-reader"], zoo.RECIPES["gpt-reader-scratch"]
+    assert (reader.training["init"], scratch.training["init"]) == ("gpt-stories", "random")
+    assert {**reader.training, "init": None} == {**scratch.training, "init": None}
+    assert (reader.model_config, reader.version) == (scratch.model_config, scratch.version)
+    assert reader.model_config == zoo.RECIPES["gpt-stories"].model_config
+    assert reader.training["init_version"] == zoo.RECIPES["gpt-stories"].version   # bump both when it changes
+
+
+def test_a_reader_recipe_round_trips(monkeypatch, tmp_path):
+    """The zoo's side of a reader (Chapter 11): the trained GPT, its extended tokenizer and history are saved
+    and loaded back; the training itself (llmcourse.finetune.train_reader) is tested in test_finetune."""
+    import llmcourse.finetune as finetune
+    from llmcourse.gpt import GPT, GPTConfig
+    from llmcourse.tokenization import CharTokenizer
+
+    recipe = zoo.Recipe("tiny-reader", 1, 11, "a tiny reader for tests", "reader", "world",
+                        dict(block_size=16, n_layers=1, n_heads=2, d_model=8), dict(init="random", steps=2))
+
+    def fake_train_reader(training, *, progress=True):
+        tokenizer = CharTokenizer("Q: ab?\n0129")
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **recipe.model_config))
+        history = dict(steps=[0, 2], train=[3.0, 2.0], val=[3.1, 2.5], story=[0.7, 2.0], seconds=[0.0, 0.1])
+        return model, tokenizer, dict(steps=2, seconds=0.1, val_loss=2.5, story_loss=2.0), history
+
+    monkeypatch.setattr(finetune, "train_reader", fake_train_reader)
+    monkeypatch.setitem(zoo.RECIPES, recipe.name, recipe)
+    trained = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
+    assert loaded.tokenizer.itos == trained.tokenizer.itos and loaded.model.config == trained.model.config
+    ids = torch.tensor([loaded.tokenizer.encode("Q: ab?\n0")])
+    assert torch.equal(loaded.model(ids), trained.model(ids))
+    assert loaded.history["story"] == [0.7, 2.0] and loaded.info["torch_threads"] == 1
+    assert loaded.card["model"]["class"] == "llmcourse.gpt.GPT"
 
 
 def test_the_module_docstring_names_each_recipes_chapter():

@@ -1,4 +1,4 @@
-"""The model zoo: trained once, cached on disk (Chapters 04–07: lstm-drills in 04, gpt-drills and gpt-stories in 07).
+"""The model zoo: trained once, cached on disk (Chapters 04–11: lstm-drills in 04, gpt-drills and gpt-stories in 07, gpt-reader and gpt-reader-scratch in 11).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
@@ -20,9 +20,9 @@ format (``<name>-v<version>.pt``) are never read. The torch version is recorded,
 torch update changes the last bits of training, not what the weights mean.
 
 >>> sorted(RECIPES)
-['gpt-drills', 'gpt-stories', 'lstm-drills']
+['gpt-drills', 'gpt-reader', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
 >>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}
-{'gpt-drills': 7, 'gpt-stories': 7, 'lstm-drills': 4}
+{'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-scratch': 11, 'gpt-stories': 7, 'lstm-drills': 4}
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ class Recipe:
     (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine) or ``"lstm"``
     (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate); ``corpus`` is ``"stories"``
     (:func:`llmcourse.data.corpus_text`) or ``"drills"`` (:func:`llmcourse.data.drills.drill_text`);
-    ``training`` holds the loop's settings. A drills recipe may train in phases,
-    ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws fresh drills with its own
-    :class:`~llmcourse.data.drills.DrillConfig` and continues with the same optimizer (an LSTM left
-    to learn 1–8-letter copies from scratch can stay at chance for thousands of steps; one that
-    first learns to carry a single letter goes on to longer ones).
+    ``"reader"`` is a GPT fine-tuned on the World's reading comprehension (``corpus`` ``"world"``,
+    :func:`llmcourse.finetune.train_reader`); ``training`` holds the loop's settings. A drills recipe
+    may train in phases, ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws fresh
+    drills with its own :class:`~llmcourse.data.drills.DrillConfig` and continues with the same
+    optimizer (an LSTM left to learn 1–8-letter copies from scratch can stay at chance for thousands
+    of steps; one that first learns to carry a single letter goes on to longer ones).
     """
 
     name: str
@@ -127,11 +128,20 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            dict(n_texts=40000, seed=0, curriculum=((dict(max_len=1, n_names=1), 2000), (dict(max_len=3), 2000),
                                                     (dict(max_len=8), 4000)),
                 batch_size=16, block_size=128, lr=5e-3, grad_clip=1.0)),
+    *[Recipe(name, 1, 11, description, "reader", "world", _GPT_STORIES,
+             dict(init=init, init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400),
+                  distractors=1, max_chars=128, steps=2000, batch_size=8, lr=3e-3, weight_decay=0.0, grad_clip=1.0,
+                  seed=0, eval_every=250, val_questions=128, stories=dict(n=300, seed=2024), story_batches=4))
+      for name, init, description in [
+          ("gpt-reader", "gpt-stories", "gpt-stories fine-tuned to answer a question from a passage (13,340 "
+           "questions about the entities of World seed 1), answer tokens only; 13 characters added"),
+          ("gpt-reader-scratch", "random", "the same model and training as gpt-reader from random weights "
+           "(Chapter 11's control)")]],
 ]}
 
 
 def _build(recipe: Recipe, vocab_size: int) -> torch.nn.Module:
-    if recipe.kind == "gpt":
+    if recipe.kind in ("gpt", "reader"):
         from llmcourse.gpt import GPT, GPTConfig
         return GPT(GPTConfig(vocab_size=vocab_size, **recipe.model_config))
     from llmcourse.rnn import CharRNN
@@ -157,6 +167,10 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        if recipe.kind == "reader":
+            from llmcourse.finetune import train_reader
+            model, tokenizer, info, history = train_reader(recipe.training, progress=progress)
+            return model, tokenizer, dict(info, torch_threads=torch.get_num_threads()), history
         return _fit_one_thread(recipe, progress)
     finally:
         torch.set_num_threads(threads)
@@ -247,7 +261,7 @@ def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: Char
     tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
     # One metadata key: safetensors writes several in no fixed order, and the same weights must give the same bytes.
     save_file(state, tmp, metadata={FORMAT: f"{recipe.name}, recipe version {recipe.version}"})
-    config = model.config if recipe.kind == "gpt" else None
+    config = model.config if recipe.kind in ("gpt", "reader") else None
     card = dict(format=FORMAT, name=recipe.name, chapter=recipe.chapter, description=recipe.description,
                 recipe=_recipe_card(recipe),
                 model={"class": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -344,7 +358,8 @@ def load_pretrained(name: str, *, directory: str | Path | None = None, progress:
     weights. Processes sharing a cache folder (parallel test workers, two notebooks) train each
     model once: the others wait for it under a file lock and load it.
 
-    Chapter 04 — the RNN baseline (``lstm-drills``); Chapter 07 — GPT (``gpt-drills``, ``gpt-stories``).
+    Chapter 04 — the RNN baseline (``lstm-drills``); Chapter 07 — GPT (``gpt-drills``, ``gpt-stories``);
+    Chapter 11 — Fine-tuning and transfer learning (``gpt-reader``, ``gpt-reader-scratch``).
     """
     recipe = _recipe(name)
     if retrain and not allow_training:
