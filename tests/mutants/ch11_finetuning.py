@@ -141,6 +141,9 @@ MUTANTS: dict[str, dict[str, str]] = {
                                      "        after = F.cross_entropy(model(ids).reshape(-1, logits.shape[-1]), "
                                      "targets.reshape(-1), ignore_index=-100, reduction='none').view(targets.shape)\n"
                                      "    return (after.sum(dim=1)[n > 0] / n[n > 0]).mean().item()"),
+    # ignores the optimizer it is given: a fresh AdamW over every parameter, with weight decay, at each call
+    "step_builds_its_own_optimizer": _step("    optimizer.step()\n",
+                                           "    torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1).step()\n"),
     # the package's own step, imported instead of written: forbidden
     "step_uses_package": {"finetune_step": '''
 def finetune_step(model, optimizer, ids, targets, max_norm=None):
