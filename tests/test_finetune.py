@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from llmcourse.data import world
-from llmcourse.finetune import (END, IGNORE, WORLD_CHARACTERS, Example, answer_accuracy, answer_loss, closed_book_examples,
-                                encode_examples, exact_match, extend_vocabulary, finetune, finetune_step, freeze,
-                                generate_answers, mean_answer_loss, reading_examples, reading_prompt, story_loss,
-                                trainable_parameters, train_reader)
+from llmcourse.finetune import (END, IGNORE, WORLD_CHARACTERS, Example, answer_accuracy, answer_loss,
+                                closed_book_examples, encode_examples, exact_match, extend_vocabulary, finetune,
+                                finetune_step, freeze, generate_answers, mean_answer_loss, reading_examples,
+                                reading_prompt, story_loss, train_reader, trainable_parameters)
 from llmcourse.gpt import GPT, GPTConfig, configure_optimizer
 from llmcourse.tokenization import CharTokenizer
 from llmcourse.training import evaluate
@@ -167,7 +167,8 @@ def test_finetune_learns_a_tiny_task_and_is_deterministic():
         return model, history
 
     (model, history), (again, history2) = run(), run()
-    assert history.loss == history2.loss and len(history.loss) == 60
+    assert history.loss == history2.loss and len(history.loss) == 60                 # seeded: the same run twice
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
     assert sum(history.loss[-5:]) / 5 < 0.2 * sum(history.loss[:5]) / 5
     assert exact_match(model, tok, examples) == 1.0
     assert generate_answers(model, tok, ["ba", "ab", "ga"]) == ["ef", "cd", "hb"]

@@ -83,7 +83,7 @@ MUTANTS: dict[str, dict[str, str]] = {
     "freeze_prefix_match": _freeze("fnmatch.fnmatchcase(name, pat)", "name.startswith(pat.rstrip('*'))"),
     # the pattern read as a regular expression: '.' is any character, block 1 catches block 10
     "freeze_regex_match": _freeze("fnmatch.fnmatchcase(name, pat)",
-                                  "__import__('re').fullmatch(pat.replace('*', '.*').replace('?', '.'), name) is not None"),
+                                  "__import__('re').fullmatch(pat.replace('*', '.*').replace('?', '.'), name)"),
     # only the first pattern is used
     "freeze_first_pattern_only": _freeze("any(fnmatch.fnmatchcase(name, pat) for pat in patterns)",
                                          "bool(patterns) and fnmatch.fnmatchcase(name, patterns[0])"),
@@ -142,8 +142,8 @@ MUTANTS: dict[str, dict[str, str]] = {
                                      "targets.reshape(-1), ignore_index=-100, reduction='none').view(targets.shape)\n"
                                      "    return (after.sum(dim=1)[n > 0] / n[n > 0]).mean().item()"),
     # ignores the optimizer it is given: a fresh AdamW over every parameter, with weight decay, at each call
-    "step_builds_its_own_optimizer": _step("    optimizer.step()\n",
-                                           "    torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1).step()\n"),
+    "step_builds_its_own_optimizer": _step(
+        "    optimizer.step()\n", "    torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1).step()\n"),
     # the package's own step, imported instead of written: forbidden
     "step_uses_package": {"finetune_step": '''
 def finetune_step(model, optimizer, ids, targets, max_norm=None):
