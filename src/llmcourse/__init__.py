@@ -19,6 +19,7 @@ ch06_transformer_block     transformer                 test_transformer
 ch07_gpt                   gpt                         test_gpt
 ch08_decoding              decoding                    test_decoding
 ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
+ch11_finetuning            finetune                    test_finetune
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
                            grading, _checks            test_checks, test_grading, test_hostile,
@@ -40,6 +41,8 @@ What each module holds:
 * ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
 * ``encoder_decoder`` — cross-attention, decoder blocks, the encoder–decoder transformer and an RNN
   without attention, teacher forcing, translation through ``decoding``, BLEU and chrF.
+* ``finetune`` — fine-tuning on a new format: reading-comprehension and closed-book examples from the
+  World, vocabulary extension, answer-only loss, freezing, the loop, exact match; the zoo's readers.
 * ``distributed`` — data-parallel training under ``torchrun`` (DDP, gradient accumulation, bf16).
 * ``data`` — the story corpus and its entropy floor, recall drills, the World knowledge base
   (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
