@@ -175,21 +175,25 @@ def test_masking_is_seeded_and_follows_p():
 
 # -- stories as BERT reads them -------------------------------------------------------------------
 def test_story_tokenizer_and_encoding():
-    stories = [s.text for s in generate_stories(30, seed=0)]
-    tok = B.story_tokenizer(stories)
+    stories = generate_stories(30, seed=0)
+    tok = B.story_tokenizer([s.text for s in stories])
     assert [tok.ids_to_tokens[i] for i in range(5)] == list(B.SPECIALS) and not tok.lowercase
-    batch = B.encode_texts(tok, stories[:3], max_len=256)
-    for row in range(3):
+    pairs = B.sentence_pairs([en for en, _ in stories[0].sentences])
+    assert len(pairs) == len(stories[0].sentences) - 1 and " ".join([pairs[0][0]] + [b for _, b in pairs]) == stories[0].text
+    batch = B.encode_texts(tok, pairs[:3] + [stories[1].text], max_len=256)
+    for row, (a, b) in enumerate(pairs[:3]):
         n = int(batch.lengths[row])
         ids, segs = batch.ids[row, :n].tolist(), batch.segments[row, :n].tolist()
-        first, second = B.split_in_two(stories[row])
-        assert first + " " + second == stories[row] and first.endswith(".")
-        assert ids == [2, *tok.encode(first, add_special_tokens=False), 3, *tok.encode(second, add_special_tokens=False), 3]
-        assert segs == [0] * (ids.index(3) + 1) + [1] * (n - ids.index(3) - 1)
+        first = tok.encode(a, add_special_tokens=False)
+        assert ids == [2, *first, 3, *tok.encode(b, add_special_tokens=False), 3]
+        assert segs == [0] * (len(first) + 2) + [1] * (n - len(first) - 2)
         assert (batch.ids[row, n:] == 0).all()
-    cut = B.encode_texts(tok, stories[:2], max_len=20)
+    single = batch.ids[3, :batch.lengths[3]].tolist()
+    assert single == tok.encode(stories[1].text) and (batch.segments[3] == 0).all()
+    cut = B.encode_texts(tok, [s.text for s in stories[:2]], max_len=20)
     assert cut.ids.shape == (2, 20) and (cut.ids[:, -1] == 3).all()
-    assert B.split_in_two("No full stop") == ("No full stop", "")
+    part = batch[torch.tensor([1, 2])]
+    assert part.ids.shape[1] == int(batch.lengths[1:3].max()) and torch.equal(part.lengths, batch.lengths[1:3])
 
 
 def test_slot_distribution_is_the_generators_posterior():
@@ -204,8 +208,10 @@ def test_slot_distribution_is_the_generators_posterior():
     assert math.isclose(sum(truth.values()), 1.0) and hero in truth and truth[hero] > 0.1
     assert all(p > 0 for p in truth.values())
     bert = B.BertForMLM(B.BertConfig(tok.vocab_size, 256, n_layers=1, n_heads=2, d_model=16))
-    q = masked_distribution(bert, tok, story, later)
+    q = masked_distribution(bert, tok, ("Once upon a time.", story[:later[0]] + "[MASK]" + story[later[1]:]))
     assert q.shape == (tok.vocab_size,) and math.isclose(float(q.sum()), 1.0, rel_tol=1e-5)
+    with pytest.raises(ValueError, match="one \\[MASK\\]"):
+        masked_distribution(bert, tok, story)
     with pytest.raises(ValueError, match="cannot write"):
         slot_distribution(story + " Extra.", later, words)
 
@@ -213,7 +219,7 @@ def test_slot_distribution_is_the_generators_posterior():
 def test_pretraining_and_fine_tuning_run_and_learn():
     stories = generate_stories(64, seed=0)
     tok = B.story_tokenizer([s.text for s in stories])
-    data = B.encode_texts(tok, [s.text for s in stories], max_len=256)
+    data = B.encode_texts(tok, [s.text for s in stories], max_len=256)          # whole stories, one segment
     torch.manual_seed(0)
     model = B.BertForMLM(B.BertConfig(tok.vocab_size, 256, n_layers=1, n_heads=2, d_model=16, fast=True))
     history = B.pretrain(model, data, data[torch.arange(8)], tok, steps=30, batch_size=8, lr=1e-2,

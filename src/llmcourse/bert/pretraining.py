@@ -5,9 +5,9 @@ Read top to bottom:
 1. :func:`mask_tokens` — BERT's corruption: choose 15 % of the real tokens; of those, 80 %
    become ``[MASK]``, 10 % a random token, 10 % stay; the labels keep the original ids there
    and ``-100`` everywhere else;
-2. :func:`story_tokenizer`, :func:`split_in_two` and :func:`encode_texts` — the stories as BERT
-   reads them: ``[CLS] first half [SEP] second half [SEP]`` with segment ids 0 and 1, padded
-   into one batch with its ``lengths``;
+2. :func:`story_tokenizer`, :func:`sentence_pairs` and :func:`encode_texts` — the stories as
+   BERT reads them: every two consecutive sentences as ``[CLS] A [SEP] B [SEP]`` with segment ids
+   0 and 1, padded into one batch with its ``lengths``;
 3. :func:`pretrain` — AdamW on the masked-token loss, fresh masks at every step;
 4. :func:`finetune` and :func:`accuracy` — a classifier trained on a few labelled examples.
 """
@@ -46,7 +46,7 @@ def mask_tokens(ids: torch.Tensor, *, mask_id: int, special_ids: Sequence[int], 
     >>> inputs, labels = mask_tokens(ids, mask_id=4, special_ids=[0, 1, 2, 3, 4], vocab_size=10,
     ...                              lengths=torch.tensor([5]), p=0.5, generator=torch.Generator().manual_seed(1))
     >>> inputs.tolist(), labels.tolist()
-    ([[2, 4, 8, 4, 3, 0]], [[-100, 7, -100, 9, -100, -100]])
+    ([[2, 4, 4, 9, 3, 0]], [[-100, 7, 8, -100, -100, -100]])
 
     Chapter 09 — BERT, the encoder.
     """
@@ -79,7 +79,7 @@ def story_tokenizer(texts: Sequence[str]) -> WordPieceTokenizer:
 
     >>> tok = story_tokenizer(["Mina saw a fox.", "A fox saw Mina!"])
     >>> tok.tokenize("Mina saw a cat."), tok.encode("a fox")
-    (['Mina', 'saw', 'a', '[UNK]', '.'], [2, 9, 8, 3])
+    (['Mina', 'saw', 'a', '[UNK]', '.'], [2, 11, 6, 3])
 
     Chapter 09 — BERT, the encoder.
     """
@@ -89,26 +89,24 @@ def story_tokenizer(texts: Sequence[str]) -> WordPieceTokenizer:
     return WordPieceTokenizer([*SPECIALS, *(w for w in ordered if w not in SPECIALS)], lowercase=False)
 
 
-def split_in_two(text: str) -> tuple[str, str]:
-    """Cut a story at the sentence end (``". "``) nearest after its middle: BERT's segments A and B.
+def sentence_pairs(sentences: Sequence[str]) -> list[tuple[str, str]]:
+    """Every two consecutive sentences of a story: BERT's segments A and B.
 
-    >>> split_in_two("One. Two. Three. Four.")
-    ('One. Two.', 'Three. Four.')
+    >>> sentence_pairs(["It rained.", "Mina stayed in.", "The sun came out."])
+    [('It rained.', 'Mina stayed in.'), ('Mina stayed in.', 'The sun came out.')]
 
     Chapter 09 — BERT, the encoder.
     """
-    cut = text.find(". ", len(text) // 2)
-    if cut < 0:
-        cut = text.rfind(". ")
-    return (text[:cut + 1], text[cut + 2:]) if cut >= 0 else (text, "")
+    return list(zip(sentences, sentences[1:]))
 
 
 @dataclass
 class Batch:
     """Texts encoded for BERT: ``ids``, ``segments`` ``(B, T)`` long, ``lengths (B,)``.
 
-    Row ``b`` is ``[CLS] A [SEP] B [SEP]`` (segment 0 up to the first ``[SEP]``, 1 after), then
-    ``[PAD]`` (id 0) up to the longest row. Index it with a tensor or slice to take rows.
+    Row ``b`` is ``[CLS] A [SEP] B [SEP]`` (segment 0 up to the first ``[SEP]``, 1 after) or
+    ``[CLS] A [SEP]``, then ``[PAD]`` (id 0) up to the longest row. Index it with a tensor or a
+    slice to take rows (cut to the longest of them).
     """
 
     ids: torch.Tensor
@@ -124,25 +122,29 @@ class Batch:
         return Batch(self.ids[rows, :T], self.segments[rows, :T], lengths)
 
 
-def encode_texts(tokenizer: WordPieceTokenizer, texts: Sequence[str], *, max_len: int,
-                 pairs: bool = True) -> Batch:
-    """``texts`` → a padded :class:`Batch`: ``[CLS] A [SEP] B [SEP]`` (``pairs``, cut by
-    :func:`split_in_two`) or ``[CLS] text [SEP]``, each cut to ``max_len`` tokens at most.
+def encode_texts(tokenizer: WordPieceTokenizer, texts: Sequence[str | tuple[str, str]], *,
+                 max_len: int) -> Batch:
+    """Texts or pairs of texts → a padded :class:`Batch`.
+
+    A text becomes ``[CLS] text [SEP]``, a pair ``(a, b)`` becomes ``[CLS] a [SEP] b [SEP]`` with
+    segment 1 from ``b`` on; a row longer than ``max_len`` tokens is cut, keeping its last
+    ``[SEP]``.
 
     >>> tok = story_tokenizer(["One. Two."])
-    >>> batch = encode_texts(tok, ["One. Two.", "Two."], max_len=8)
+    >>> batch = encode_texts(tok, [("One.", "Two."), "Two."], max_len=8)
     >>> batch.ids.tolist(), batch.segments.tolist(), batch.lengths.tolist()
-    ([[2, 6, 5, 3, 7, 5, 3], [2, 7, 5, 3, 3, 0, 0]], [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 0, 0]], [7, 5])
+    ([[2, 6, 5, 3, 7, 5, 3], [2, 7, 5, 3, 0, 0, 0]], [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0]], [7, 4])
 
     Chapter 09 — BERT, the encoder.
     """
     cls, sep = tokenizer.vocab["[CLS]"], tokenizer.vocab["[SEP]"]
-    rows, segs = [], []
+    rows, segs, known = [], [], {}
     for text in texts:
-        parts = split_in_two(text) if pairs else (text,)
         ids, seg = [cls], [0]
-        for k, part in enumerate(parts):
-            piece = tokenizer.encode(part, add_special_tokens=False) + [sep]
+        for k, part in enumerate((text,) if isinstance(text, str) else text):
+            if part not in known:                   # consecutive pairs share sentences: encode each once
+                known[part] = tokenizer.encode(part, add_special_tokens=False) + [sep]
+            piece = known[part]
             ids += piece
             seg += [k] * len(piece)
         if len(ids) > positive_int("max_len", max_len):
@@ -313,18 +315,15 @@ def accuracy(model: torch.nn.Module, data: Batch, labels: torch.Tensor, *, batch
     return right / len(data)
 
 
-def story_config(training: dict):
-    """The :class:`~llmcourse.data.StoryConfig` a recipe's ``training`` names (``middle_events``), or the default."""
-    from llmcourse.data import StoryConfig
-    return StoryConfig(middle_events=tuple(training["middle_events"])) if "middle_events" in training else None
-
-
 def train_story_bert(build, training: dict, *, progress: bool = True) -> tuple:
     """Pretrain a story BERT as the zoo's ``bert-stories`` recipe says (called by :mod:`llmcourse.zoo`).
 
     ``build(vocab_size)`` makes the :class:`~llmcourse.bert.BertForMLM`; ``training`` holds
     ``n_texts`` stories to train on (``seed``), ``val_texts`` held-out ones (seed ``seed + 1``),
-    and :func:`pretrain`'s settings. Returns ``(model, tokenizer, info, history)``.
+    and :func:`pretrain`'s settings.
+    The model reads every two consecutive sentences of a story (:func:`sentence_pairs`); the
+    vocabulary is :func:`story_tokenizer`'s over the training stories. Returns
+    ``(model, tokenizer, info, history)``.
 
     Chapter 09 — BERT, the encoder.
     """
@@ -332,16 +331,18 @@ def train_story_bert(build, training: dict, *, progress: bool = True) -> tuple:
 
     from llmcourse.data import generate_stories
 
-    config = story_config(training)
-    texts = [s.text for s in generate_stories(training["n_texts"], seed=training["seed"], config=config)]
-    held_out = [s.text for s in generate_stories(training["val_texts"], seed=training["seed"] + 1, config=config)]
-    tokenizer = story_tokenizer(texts)
+    stories = generate_stories(training["n_texts"], seed=training["seed"])
+    held_out = generate_stories(training["val_texts"], seed=training["seed"] + 1)
+    tokenizer = story_tokenizer([s.text for s in stories])
     torch.manual_seed(training["seed"])
     model = build(tokenizer.vocab_size)
-    max_len = model.config.max_len
+
+    def pairs(group: list) -> Batch:
+        return encode_texts(tokenizer, [pair for s in group for pair in sentence_pairs([en for en, _ in s.sentences])],
+                            max_len=model.config.max_len)
+
     start = time.perf_counter()
-    history = pretrain(model, encode_texts(tokenizer, texts, max_len=max_len),
-                       encode_texts(tokenizer, held_out, max_len=max_len), tokenizer, steps=training["steps"],
+    history = pretrain(model, pairs(stories), pairs(held_out), tokenizer, steps=training["steps"],
                        batch_size=training["batch_size"], lr=training["lr"], warmup_steps=training["warmup_steps"],
                        weight_decay=training["weight_decay"], grad_clip=training["grad_clip"],
                        eval_every=max(training["steps"] // 10, 1), seed=training["seed"], progress=progress)

@@ -9,7 +9,8 @@ corpus this distribution is known exactly: the generator gives every text its pr
 so writing each candidate word into the slot and scoring the text gives the true distribution
 (words the generator cannot write there get probability 0). :func:`word_spans` finds where each
 token of a word-level tokenizer sits in the text; :func:`slot_distribution` scores a slot;
-:func:`masked_distribution` asks a masked-language model the same question.
+:func:`masked_distribution` asks a masked-language model the same question (it may read only part
+of the story, such as two of its sentences: then it cannot know what the rest says).
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ def slot_distribution(text: str, span: tuple[int, int], candidates: Iterable[str
     >>> from llmcourse.data import generate_stories
     >>> story = generate_stories(1, seed=0)[0].text
     >>> start = story.index("Friday")                        # "Early one Friday, ..."
-    >>> truth = slot_distribution(story, (start, start + 6), ["Monday", "Friday", "river"])
-    >>> {w: round(p, 2) for w, p in truth.items()}
-    {'Monday': 0.5, 'Friday': 0.5}
+    >>> truth = slot_distribution(story, (start, start + 6), ["morning", "Friday", "river"])
+    >>> {w: round(p, 2) for w, p in truth.items()}       # "river" cannot follow "Early one"
+    {'morning': 0.5, 'Friday': 0.5}
 
     Chapter 09 — BERT, the encoder.
     """
@@ -79,18 +80,17 @@ def slot_distribution(text: str, span: tuple[int, int], candidates: Iterable[str
 
 
 @torch.no_grad()
-def masked_distribution(model: torch.nn.Module, tokenizer: WordPieceTokenizer, text: str,
-                        span: tuple[int, int], *, max_len: int = 256) -> torch.Tensor:
-    """The model's distribution ``(V,)`` over the word at ``span``, written as ``[MASK]`` in ``text``.
+def masked_distribution(model: torch.nn.Module, tokenizer: WordPieceTokenizer, text: str | tuple[str, str], *,
+                        max_len: int = 256) -> torch.Tensor:
+    """The model's distribution ``(V,)`` over the one word written as ``[MASK]`` in ``text``.
 
-    The text is encoded as in pretraining (:func:`~llmcourse.bert.encode_texts`: two segments),
-    with ``[MASK]`` in place of the word; ``model`` maps ``(ids, segments, lengths)`` to
+    ``text`` is a text or a pair of texts, encoded as in pretraining
+    (:func:`~llmcourse.bert.encode_texts`); ``model`` maps ``(ids, segments, lengths)`` to
     vocabulary scores ``(B, T, V)``.
 
     Chapter 09 — BERT, the encoder.
     """
-    masked = text[:span[0]] + "[MASK]" + text[span[1]:]
-    batch = encode_texts(tokenizer, [masked], max_len=max_len)
+    batch = encode_texts(tokenizer, [text], max_len=max_len)
     where = (batch.ids[0] == tokenizer.vocab["[MASK]"]).nonzero()
     if len(where) != 1:
         raise ValueError(f"expected one [MASK] in the encoded text, found {len(where)}")
