@@ -179,7 +179,8 @@ def test_story_tokenizer_and_encoding():
     tok = B.story_tokenizer([s.text for s in stories])
     assert [tok.ids_to_tokens[i] for i in range(5)] == list(B.SPECIALS) and not tok.lowercase
     pairs = B.sentence_pairs([en for en, _ in stories[0].sentences])
-    assert len(pairs) == len(stories[0].sentences) - 1 and " ".join([pairs[0][0]] + [b for _, b in pairs]) == stories[0].text
+    assert len(pairs) == len(stories[0].sentences) - 1
+    assert " ".join([pairs[0][0]] + [b for _, b in pairs]) == stories[0].text
     batch = B.encode_texts(tok, pairs[:3] + [stories[1].text], max_len=256)
     for row, (a, b) in enumerate(pairs[:3]):
         n = int(batch.lengths[row])
@@ -234,8 +235,9 @@ def test_pretraining_and_fine_tuning_run_and_learn():
 # -- all-MiniLM-L6-v2 in our code -----------------------------------------------------------------
 TEXTS = [
     "A man is eating food.", "Someone is eating a piece of bread.", "The cat sat on the mat!",
-    "Café, naïve résumé — déjà vu?", "Ünïcödé ÀÉÎÕÜ façade, jalapeño & coöperate", "Hello,world...(really?!)",
-    "don't STOP: it's 3.14 or $5 #tags @people", "안녕하세요, 세계! 한국어 문장입니다.", "日本語と中文の文字", "",
+    "Café, naïve résumé — déjà vu?", "Ünïcödé ÀÉÎÕÜ façade, jalapeño & coöperate",
+    "Hello,world...(really?!)", "don't STOP: it's 3.14 or $5 #tags @people", "안녕하세요, 세계! 한국어 문장입니다.",
+    "日本語と中文の文字", "",
     "   spaces\tand\nnewlines   ", "emoji 🙂 and symbols ½ ™ ©", "supercalifragilisticexpialidocious " * 3,
     "word " * 300, "A long sentence about transformers. " * 40,
 ]

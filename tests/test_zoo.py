@@ -296,12 +296,14 @@ def test_a_bert_recipe_round_trips_with_its_wordpiece_vocabulary(monkeypatch, tm
     assert card["model"]["class"] == "llmcourse.bert.model.BertForMLM"
     assert card["model"]["config"] == dataclasses.asdict(loaded.model.config)
     assert card["tokenizer"] == {"class": "llmcourse.tokenization.WordPieceTokenizer",
-                                 "vocab": [loaded.tokenizer.ids_to_tokens[i] for i in range(loaded.tokenizer.vocab_size)],
+                                 "vocab": [loaded.tokenizer.ids_to_tokens[i]
+                                           for i in range(loaded.tokenizer.vocab_size)],
                                  "lowercase": False, "strip_accents": False}
     assert card["tokenizer"]["vocab"][:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     figures = loaded.info
     assert figures["steps"] == 4 and figures["val_loss"] == loaded.history["val"][-1]
-    assert 0 <= figures["val_accuracy"] <= 1 and figures["parameters"] == sum(p.numel() for p in loaded.model.parameters())
+    assert 0 <= figures["val_accuracy"] <= 1
+    assert figures["parameters"] == sum(p.numel() for p in loaded.model.parameters())
     assert loaded.history["steps"] == [0, 1, 2, 3, 4] and len(loaded.history["val_accuracy"]) == 5
 
 

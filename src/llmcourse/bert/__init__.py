@@ -16,12 +16,11 @@ The package holds what Chapter 09 builds, one module per idea (read them in this
 
 Import from here (``from llmcourse.bert import BERT, mask_tokens``).
 
+>>> import torch
 >>> bert = BERT(BertConfig(vocab_size=20, max_len=8, n_layers=1, n_heads=2, d_model=8))
 >>> mean_pool(bert(torch.zeros(2, 5, dtype=torch.long), lengths=torch.tensor([5, 3])), torch.tensor([5, 3])).shape
 torch.Size([2, 8])
 """
-
-import torch  # noqa: F401 - the doctest above uses it
 
 from llmcourse.bert.model import BERT, BertClassifier, BertConfig, BertForMLM, MLMHead, cls_pool, mean_pool
 from llmcourse.bert.pretraining import (IGNORE, SPECIALS, Batch, PretrainHistory, accuracy, encode_texts, finetune,

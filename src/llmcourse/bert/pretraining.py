@@ -311,7 +311,8 @@ def accuracy(model: torch.nn.Module, data: Batch, labels: torch.Tensor, *, batch
     with eval_mode(model):
         for start in range(0, len(data), batch_size):
             part = data[slice(start, start + batch_size)]
-            right += int((model(part.ids, part.segments, part.lengths).argmax(-1) == labels[start:start + batch_size]).sum())
+            guesses = model(part.ids, part.segments, part.lengths).argmax(-1)               # (B,)
+            right += int((guesses == labels[start:start + batch_size]).sum())
     return right / len(data)
 
 
