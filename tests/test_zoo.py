@@ -260,13 +260,61 @@ def test_a_gpt_recipe_round_trips(monkeypatch, tmp_path):
 
 def test_real_recipes_are_consistent():
     for name, recipe in zoo.RECIPES.items():
-        assert recipe.name == name and recipe.kind in ("gpt", "lstm", "reader")
+        assert recipe.name == name and recipe.kind in ("gpt", "lstm", "bert", "reader")
         assert recipe.corpus in ("stories", "drills", "world")
         if recipe.kind == "reader":
             assert recipe.corpus == "world" and recipe.training["max_chars"] <= recipe.model_config["block_size"]
+        elif recipe.kind == "bert":
+            assert recipe.corpus == "stories" and recipe.model_config["max_len"] >= 64
         else:
             assert recipe.training["block_size"] <= recipe.model_config.get("block_size", 10**9)
         json.dumps(zoo._recipe_card(recipe))                            # a recipe fits in a card
+
+
+TINY_BERT = zoo.Recipe("tiny-bert", 1, 9, "a tiny BERT for tests", "bert", "stories",
+                       dict(max_len=64, n_layers=1, n_heads=2, d_model=16),
+                       dict(n_texts=12, val_texts=3, seed=0, steps=4, batch_size=4, lr=1e-2, warmup_steps=1,
+                            weight_decay=0.01, grad_clip=1.0))
+
+
+def test_a_bert_recipe_round_trips_with_its_wordpiece_vocabulary(monkeypatch, tmp_path):
+    from llmcourse.bert import BertForMLM, encode_texts
+    from llmcourse.tokenization import WordPieceTokenizer
+
+    monkeypatch.setitem(zoo.RECIPES, TINY_BERT.name, TINY_BERT)
+    trained = zoo.load_pretrained(TINY_BERT.name, directory=tmp_path, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # its card reads back as fresh (tuples as lists)
+        loaded = zoo.load_pretrained(TINY_BERT.name, directory=tmp_path, progress=False)
+    assert isinstance(loaded.model, BertForMLM) and isinstance(loaded.tokenizer, WordPieceTokenizer)
+    assert loaded.tokenizer.vocab == trained.tokenizer.vocab and not loaded.tokenizer.lowercase
+    assert loaded.model.head.decoder.weight is loaded.model.bert.tok_emb.weight    # still tied after loading
+    batch = encode_texts(loaded.tokenizer, [("Once upon a time.", "The end.")], max_len=64)
+    assert torch.equal(trained.model(batch.ids, batch.segments, batch.lengths),
+                       loaded.model(batch.ids, batch.segments, batch.lengths))
+    card = loaded.card
+    assert card["model"]["class"] == "llmcourse.bert.model.BertForMLM"
+    assert card["model"]["config"] == dataclasses.asdict(loaded.model.config)
+    assert card["tokenizer"] == {"class": "llmcourse.tokenization.WordPieceTokenizer",
+                                 "vocab": [loaded.tokenizer.ids_to_tokens[i]
+                                           for i in range(loaded.tokenizer.vocab_size)],
+                                 "lowercase": False, "strip_accents": False}
+    assert card["tokenizer"]["vocab"][:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    figures = loaded.info
+    assert figures["steps"] == 4 and figures["val_loss"] == loaded.history["val"][-1]
+    assert 0 <= figures["val_accuracy"] <= 1
+    assert figures["parameters"] == sum(p.numel() for p in loaded.model.parameters())
+    assert loaded.history["steps"] == [0, 1, 2, 3, 4] and len(loaded.history["val_accuracy"]) == 5
+
+
+def test_a_card_with_an_unknown_tokenizer_is_rebuilt(monkeypatch, tmp_path):
+    monkeypatch.setitem(zoo.RECIPES, TINY_BERT.name, TINY_BERT)
+    path = zoo.load_pretrained(TINY_BERT.name, directory=tmp_path, progress=False).path
+    card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    card["tokenizer"]["class"] = "somewhere.Else"
+    path.with_suffix(".json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.warns(UserWarning, match="cannot be read .*unknown tokenizer class 'somewhere.Else'"):
+        zoo.load_pretrained(TINY_BERT.name, directory=tmp_path, progress=False)
 
 
 def test_the_readers_differ_only_in_their_start_and_build_on_the_current_gpt_stories():

@@ -1,4 +1,4 @@
-"""The model zoo: trained once, cached on disk (Chapters 04–11: lstm-drills in 04, gpt-drills and gpt-stories in 07, gpt-reader and gpt-reader-scratch in 11).
+"""The model zoo: trained once, cached on disk (Chapters 04–11: lstm-drills in 04, gpt-drills and gpt-stories in 07, bert-stories in 09, gpt-reader and gpt-reader-scratch in 11).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
@@ -8,8 +8,8 @@ are committed and none are downloaded. A cached model is two files:
 
 * ``<name>.safetensors`` — the weights (tensors only: loading them runs no code);
 * ``<name>.json`` — its recipe card: the recipe (version, model class and configuration, training
-  settings), the training figures, the vocabulary, the loss curve, the ``llmcourse`` and torch
-  versions that trained it, and the SHA-256 of the weights file.
+  settings), the training figures, the tokenizer (its class and vocabulary), the loss curve, the
+  ``llmcourse`` and torch versions that trained it, and the SHA-256 of the weights file.
 
 A model is loaded only when its card matches the code — the same card format, recipe version,
 recipe and ``llmcourse`` version — and its weights match the card's SHA-256 and fit the model.
@@ -20,9 +20,9 @@ format (``<name>-v<version>.pt``) are never read. The torch version is recorded,
 torch update changes the last bits of training, not what the weights mean.
 
 >>> sorted(RECIPES)
-['gpt-drills', 'gpt-reader', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
+['bert-stories', 'gpt-drills', 'gpt-reader', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
 >>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}
-{'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-scratch': 11, 'gpt-stories': 7, 'lstm-drills': 4}
+{'bert-stories': 9, 'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-scratch': 11, 'gpt-stories': 7, 'lstm-drills': 4}
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from llmcourse import __version__
-from llmcourse.tokenization import CharTokenizer
+from llmcourse.tokenization import CharTokenizer, Tokenizer, WordPieceTokenizer
 
 FORMAT = "llmcourse.zoo/2"  # the card's format; format 1 was one torch.save file, <name>-v<version>.pt
 CACHE_ENV = "LLMCOURSE_CACHE"
@@ -70,7 +70,7 @@ class Pretrained:
 
     name: str
     model: torch.nn.Module
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     info: dict
     history: dict = field(repr=False)
     path: Path | None = None
@@ -82,15 +82,18 @@ class Recipe:
     """How to build and train one zoo model. ``version`` changes whenever the result would.
 
     ``chapter`` is the chapter that introduces the model. ``kind`` is ``"gpt"``
-    (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine) or ``"lstm"``
-    (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate); ``corpus`` is ``"stories"``
-    (:func:`llmcourse.data.corpus_text`) or ``"drills"`` (:func:`llmcourse.data.drills.drill_text`);
-    ``"reader"`` is a GPT fine-tuned on the World's reading comprehension (``corpus`` ``"world"``,
-    :func:`llmcourse.finetune.train_reader`); ``training`` holds the loop's settings. A drills recipe
-    may train in phases, ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws fresh
-    drills with its own :class:`~llmcourse.data.drills.DrillConfig` and continues with the same
-    optimizer (an LSTM left to learn 1–8-letter copies from scratch can stay at chance for thousands
-    of steps; one that first learns to carry a single letter goes on to longer ones).
+    (:class:`llmcourse.gpt.GPT`, AdamW with decay groups, warmup + cosine), ``"lstm"``
+    (:class:`llmcourse.rnn.CharRNN`, AdamW at a constant rate) — both character-level — or
+    ``"bert"`` (:class:`llmcourse.bert.BertForMLM`, masked-token pretraining with a word-level
+    :class:`~llmcourse.tokenization.WordPieceTokenizer`, :func:`llmcourse.bert.train_story_bert`);
+    ``corpus`` is ``"stories"`` (:func:`llmcourse.data.corpus_text`) or ``"drills"``
+    (:func:`llmcourse.data.drills.drill_text`); ``"reader"`` is a GPT fine-tuned on the World's
+    reading comprehension (``corpus`` ``"world"``, :func:`llmcourse.finetune.train_reader`);
+    ``training`` holds the loop's settings. A drills recipe may train in phases,
+    ``curriculum=((drill_config_kwargs, steps), ...)``: each phase draws fresh drills with its own
+    :class:`~llmcourse.data.drills.DrillConfig` and continues with the same optimizer (an LSTM left
+    to learn 1–8-letter copies from scratch can stay at chance for thousands of steps; one that
+    first learns to carry a single letter goes on to longer ones).
     """
 
     name: str
@@ -110,6 +113,11 @@ _GPT_STORIES = dict(block_size=128, n_layers=2, n_heads=4, d_model=64, fast=True
 # Chapter 07's drill GPT is the story GPT's shape on purpose: one architecture through the chapter,
 # and its 111k parameters are what lstm-drills (144 units) was sized to match.
 _DRILL_GPT = _GPT_STORIES
+# Chapter 09's BERT: gpt-stories' width and depth. It reads two sentences at a time (at most 64 tokens): measured
+# while choosing this recipe, a minute of one thread gave 23-28 % masked-token accuracy on whole stories (and no
+# gain from pretraining when fine-tuned) and 43 % on sentence pairs. The learning rate matters: 3e-3, 4e-3, 5e-3
+# and 7e-3 gave 40, 43, 39 and 28 % in 1,000 steps.
+_BERT_STORIES = dict(max_len=64, n_layers=2, n_heads=4, d_model=64, fast=True)
 
 # Recipe(name, version, chapter that introduces it, description, kind, corpus, model_config, training)
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
@@ -128,6 +136,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            dict(n_texts=40000, seed=0, curriculum=((dict(max_len=1, n_names=1), 2000), (dict(max_len=3), 2000),
                                                     (dict(max_len=8), 4000)),
                 batch_size=16, block_size=128, lr=5e-3, grad_clip=1.0)),
+    Recipe("bert-stories", 1, 9, "word-level BERT (2 layers, 4 heads, 64 dims, post-LN) pretrained by masked "
+           "tokens on every two consecutive sentences of 2,500 stories, read as [CLS] A [SEP] B [SEP]",
+           "bert", "stories", _BERT_STORIES,
+           dict(n_texts=2500, val_texts=100, seed=0, steps=1000, batch_size=64, lr=4e-3, warmup_steps=100,
+                weight_decay=0.01, grad_clip=1.0)),
     *[Recipe(name, 1, 11, description, "reader", "world", _GPT_STORIES,
              dict(init=init, init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400),
                   distractors=1, max_chars=128, steps=2000, batch_size=8, lr=3e-3, weight_decay=0.0, grad_clip=1.0,
@@ -144,6 +157,9 @@ def _build(recipe: Recipe, vocab_size: int) -> torch.nn.Module:
     if recipe.kind in ("gpt", "reader"):
         from llmcourse.gpt import GPT, GPTConfig
         return GPT(GPTConfig(vocab_size=vocab_size, **recipe.model_config))
+    if recipe.kind == "bert":
+        from llmcourse.bert import BertConfig, BertForMLM
+        return BertForMLM(BertConfig(vocab_size=vocab_size, **recipe.model_config))
     from llmcourse.rnn import CharRNN
     return CharRNN(vocab_size, cell="lstm", **recipe.model_config)
 
@@ -161,8 +177,8 @@ def _phases(recipe: Recipe) -> list[tuple[str, int]]:
             for i, (drills, steps) in enumerate(cfg["curriculum"])]
 
 
-def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer, dict, dict]:
-    """Build the recipe's model for its corpus's characters and train it (seeded, on one thread:
+def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, Tokenizer, dict, dict]:
+    """Build the recipe's model for its corpus's vocabulary and train it (seeded, on one thread:
     the same weights wherever it runs — two threads sum in another order and end elsewhere)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -171,6 +187,11 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, CharTokenizer
             from llmcourse.finetune import train_reader
             model, tokenizer, info, history = train_reader(recipe.training, progress=progress)
             return model, tokenizer, dict(info, torch_threads=torch.get_num_threads()), history
+        if recipe.kind == "bert":
+            from llmcourse.bert import train_story_bert
+            model, tokenizer, info, history = train_story_bert(
+                lambda vocab_size: _build(recipe, vocab_size), recipe.training, progress=progress)
+            return model, tokenizer, dict(info, corpus=recipe.corpus, torch_threads=torch.get_num_threads()), history
         return _fit_one_thread(recipe, progress)
     finally:
         torch.set_num_threads(threads)
@@ -252,7 +273,26 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: CharTokenizer, info: dict,
+def _tokenizer_card(tokenizer: Tokenizer) -> dict:
+    """The tokenizer as the card keeps it: its class and everything needed to rebuild it."""
+    if isinstance(tokenizer, CharTokenizer):
+        return {"class": "llmcourse.tokenization.CharTokenizer", "vocab": "".join(tokenizer.itos)}
+    if isinstance(tokenizer, WordPieceTokenizer):
+        return {"class": "llmcourse.tokenization.WordPieceTokenizer",
+                "vocab": [tokenizer.ids_to_tokens[i] for i in range(tokenizer.vocab_size)],
+                "lowercase": tokenizer.lowercase, "strip_accents": tokenizer.strip_accents}
+    raise TypeError(f"the zoo cannot save a {type(tokenizer).__name__}")
+
+
+def _tokenizer_from_card(card: dict) -> Tokenizer:
+    if card["class"] == "llmcourse.tokenization.CharTokenizer":
+        return CharTokenizer(card["vocab"])
+    if card["class"] == "llmcourse.tokenization.WordPieceTokenizer":
+        return WordPieceTokenizer(card["vocab"], lowercase=card["lowercase"], strip_accents=card["strip_accents"])
+    raise ValueError(f"unknown tokenizer class {card['class']!r}")
+
+
+def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: Tokenizer, info: dict,
           history: dict) -> dict:
     """Write the weights, then the card that vouches for them; return the card."""
     weights.parent.mkdir(parents=True, exist_ok=True)
@@ -261,13 +301,13 @@ def _save(weights: Path, recipe: Recipe, model: torch.nn.Module, tokenizer: Char
     tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
     # One metadata key: safetensors writes several in no fixed order, and the same weights must give the same bytes.
     save_file(state, tmp, metadata={FORMAT: f"{recipe.name}, recipe version {recipe.version}"})
-    config = model.config if recipe.kind in ("gpt", "reader") else None
+    config = model.config if recipe.kind in ("gpt", "bert", "reader") else None
     card = dict(format=FORMAT, name=recipe.name, chapter=recipe.chapter, description=recipe.description,
                 recipe=_recipe_card(recipe),
                 model={"class": f"{type(model).__module__}.{type(model).__qualname__}",
                        "config": dataclasses.asdict(config) if config is not None
                        else dict(vocab_size=tokenizer.vocab_size, cell="lstm", **recipe.model_config)},
-                tokenizer={"class": "llmcourse.tokenization.CharTokenizer", "vocab": "".join(tokenizer.itos)},
+                tokenizer=_tokenizer_card(tokenizer),
                 figures=info, versions=dict(llmcourse=__version__, torch=torch.__version__),
                 weights=dict(file=weights.name, sha256=_sha256(tmp), bytes=tmp.stat().st_size),
                 history=history)
@@ -321,7 +361,7 @@ def _load(weights: Path, recipe: Recipe) -> Pretrained:
         raise CacheError("its weights do not match the card's SHA-256 (the file is truncated or altered)")
     try:
         state = load_file(weights)
-        tokenizer = CharTokenizer(card["tokenizer"]["vocab"])
+        tokenizer = _tokenizer_from_card(card["tokenizer"])
         info, history = card["figures"], card["history"]
     except Exception as error:  # a card written by hand, a file safetensors rejects, ...
         raise CacheError(f"it cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
@@ -359,7 +399,8 @@ def load_pretrained(name: str, *, directory: str | Path | None = None, progress:
     model once: the others wait for it under a file lock and load it.
 
     Chapter 04 — the RNN baseline (``lstm-drills``); Chapter 07 — GPT (``gpt-drills``, ``gpt-stories``);
-    Chapter 11 — Fine-tuning and transfer learning (``gpt-reader``, ``gpt-reader-scratch``).
+    Chapter 09 — BERT, the encoder (``bert-stories``); Chapter 11 — Fine-tuning and transfer learning
+    (``gpt-reader``, ``gpt-reader-scratch``).
     """
     recipe = _recipe(name)
     if retrain and not allow_training:
