@@ -18,6 +18,7 @@ ch05_attention             attention                   test_attention
 ch06_transformer_block     transformer                 test_transformer
 ch07_gpt                   gpt                         test_gpt
 ch08_decoding              decoding                    test_decoding
+ch09_bert                  bert                        test_bert
 ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
 ch11_finetuning            finetune                    test_finetune
 appendix_a_scaling         distributed                 test_distributed
@@ -39,6 +40,8 @@ What each module holds:
 * ``transformer`` — multi-head attention, feed-forward, LayerNorm, pre-/post-LN blocks, KV cache.
 * ``gpt`` — the GPT model, AdamW parameter groups, warmup + cosine schedule.
 * ``decoding`` — greedy/temperature/top-k/top-p sampling, beam search, the one generation loop.
+* ``bert`` — the encoder-only transformer, masked-token data and pretraining, pooling, fine-tuning
+  for classification, all-MiniLM-L6-v2 loaded into our own classes.
 * ``encoder_decoder`` — cross-attention, decoder blocks, the encoder–decoder transformer and an RNN
   without attention, teacher forcing, translation through ``decoding``, BLEU and chrF.
 * ``finetune`` — fine-tuning on a new format: reading-comprehension and closed-book examples from the
