@@ -146,6 +146,26 @@ class LossHistory:
         return ax
 
 
+def progress_bar(steps: int, desc: str, enabled: bool = True):
+    """A ``tqdm`` bar over ``steps`` steps, silent when ``enabled`` is false, so that a training
+    loop calls ``bar.update(1)`` and ``bar.set_postfix(...)`` without asking whether it shows.
+
+    >>> with progress_bar(3, "demo", enabled=False) as bar:
+    ...     bar.update(1)
+    ...     bar.set_postfix(loss="2.000")
+    >>> bar.disable                     # nothing was drawn
+    True
+    """
+    from tqdm.auto import tqdm
+    return tqdm(total=steps, desc=desc, leave=False, disable=not enabled)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the learning rate of every parameter group of ``optimizer`` to ``lr`` (a schedule's step)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tensor, *, steps: int,
           batch_size: int = 32, block_size: int = 64, lr: float = 3e-3,
           optimizer: torch.optim.Optimizer | None = None, grad_clip: float | None = None,
@@ -194,10 +214,7 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
         history.seconds.append(time.perf_counter() - start)
 
     record(0)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="training", leave=False)
+    bar = progress_bar(steps, "training", progress)
     model.train()
     step = 0
     while step < steps:
@@ -210,9 +227,7 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
             raise FloatingPointError(f"the loss became {loss_value} at step {step}: lower the learning rate "
                                      f"(lr={lr}) or clip gradients (grad_clip)")
         if lr_schedule is not None:
-            step_lr = lr_schedule(step)
-            for group in optimizer.param_groups:
-                group["lr"] = step_lr
+            set_lr(optimizer, lr_schedule(step))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
@@ -221,11 +236,9 @@ def train(model: torch.nn.Module, train_data: torch.Tensor, val_data: torch.Tens
         step += 1
         if step % eval_every == 0 and step != steps:
             record(step)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val[-1]:.3f}")
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val[-1]:.3f}")
     if history.steps[-1] != step:
         record(step)
-    if bar is not None:
-        bar.close()
+    bar.close()
     return history

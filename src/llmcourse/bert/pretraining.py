@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from llmcourse._checks import eval_mode, int_at_least, positive, positive_int, tensor
 from llmcourse.attention import padding_mask
 from llmcourse.tokenization import WordPieceTokenizer
+from llmcourse.training import progress_bar, set_lr
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")   # ids 0-4 of the story tokenizer, BERT's names
 IGNORE = -100                                               # the label of positions without a prediction
@@ -243,14 +244,10 @@ def pretrain(model: torch.nn.Module, train: Batch, val: Batch, tokenizer: WordPi
         recent.clear()
 
     record(0)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="pretraining", leave=False)
+    bar = progress_bar(steps, "pretraining", progress)
     model.train()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * min((step + 1) / max(warmup_steps, 1), (steps - step) / max(steps - warmup_steps, 1))
+        set_lr(optimizer, lr * min((step + 1) / max(warmup_steps, 1), (steps - step) / max(steps - warmup_steps, 1)))
         if not batches:
             batches = _length_batches(train.lengths, batch_size, generator)
         part = train[batches.pop()]
@@ -266,11 +263,9 @@ def pretrain(model: torch.nn.Module, train: Batch, val: Batch, tokenizer: WordPi
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             record(step + 1)
             model.train()
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{history.val[-1]:.3f}")
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{history.val[-1]:.3f}")
+    bar.close()
     model.eval()
     return history
 

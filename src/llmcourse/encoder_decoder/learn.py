@@ -14,6 +14,7 @@ from torch import nn
 from llmcourse._checks import int_at_least, positive, tensor
 from llmcourse.encoder_decoder.model import shift_right
 from llmcourse.gpt import lr_schedule
+from llmcourse.training import progress_bar, set_lr
 
 
 def sequence_loss(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, *, bos_id: int = 1,
@@ -35,9 +36,9 @@ def train_seq2seq(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, *, ste
     """Train on pairs ``src (N, S)``, ``tgt (N, T)`` (padded, ``tgt`` ending in ``<eos>``); return each step's loss.
 
     Each step draws ``batch_size`` random pairs (seeded with ``seed``: two models trained with the
-    same seed see the same batches), cuts the columns that are padding in the whole batch, and takes an AdamW step on :func:`sequence_loss` with the gradient norm clipped
-    to ``grad_clip``; the learning rate warms up linearly, then decays by a cosine
-    (Chapter 07's ``lr_schedule``) to ``lr / 10``.
+    same seed see the same batches), cuts the columns that are padding in the whole batch, and takes
+    an AdamW step on :func:`sequence_loss` with the gradient norm clipped to ``grad_clip``; the
+    learning rate warms up linearly, then decays by a cosine (Chapter 07's ``lr_schedule``) to ``lr / 10``.
 
     Chapter 10 — The encoder–decoder.
     """
@@ -48,28 +49,22 @@ def train_seq2seq(model: nn.Module, src: torch.Tensor, tgt: torch.Tensor, *, ste
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, foreach=True)
     generator = torch.Generator().manual_seed(seed)
     src_len, tgt_len = (src != pad_id).sum(1), (tgt != pad_id).sum(1)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=f"training {type(model).__name__}", leave=False)
+    bar = progress_bar(steps, f"training {type(model).__name__}", progress)
     losses = []
     model.train()
     for step in range(steps):
         idx = torch.randint(0, src.shape[0], (batch_size,), generator=generator)
         s, t = src[idx, :int(src_len[idx].max())], tgt[idx, :int(tgt_len[idx].max())]
-        for group in optimizer.param_groups:
-            group["lr"] = lr_schedule(step, max_lr=lr, min_lr=lr / 10, warmup_steps=min(warmup_steps, steps),
-                                      total_steps=steps)
+        set_lr(optimizer, lr_schedule(step, max_lr=lr, min_lr=lr / 10, warmup_steps=min(warmup_steps, steps),
+                                      total_steps=steps))
         loss = sequence_loss(model, s, t, bos_id=bos_id, pad_id=pad_id)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         losses.append(loss.item())
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    bar.close()
     model.eval()
     return losses
