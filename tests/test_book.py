@@ -177,3 +177,19 @@ def test_every_chapter_introduces_terms_in_both_languages():
     chapters = {ch for ch, _, _ in introduced_terms()}
     appendices = {Path(f).name for f in toc_files() if Path(f).name.startswith("appendix_")}
     assert chapters == set(chapter_slugs()) | appendices, "a chapter introduces no *term (한국어)*"
+
+
+def test_no_chapter_stores_a_stale_progress_bar():
+    """A widget's state is not kept, so a stored tqdm bar reads "0%" forever: `execute` drops them."""
+    from llmcourse.__main__ import WIDGET, drop_progress_widgets
+
+    stale = [f"{nb_path.name} cell {i}" for nb_path in sorted((ROOT / "book").glob("*.ipynb"))
+             for i, cell in enumerate(json.loads(nb_path.read_text())["cells"])
+             for output in cell.get("outputs", []) if WIDGET in output.get("data", {})]
+    assert not stale, "progress-bar widgets stored (run `python -m llmcourse execute` again): " + ", ".join(stale)
+
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", data={WIDGET: {"model_id": "m"}, "text/plain": "  0%|"}),
+        nbformat.v4.new_output("stream", name="stdout", text="kept\n")])])
+    assert drop_progress_widgets(nb) == 1 and [o["output_type"] for o in nb.cells[0].outputs] == ["stream"]

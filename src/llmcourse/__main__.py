@@ -36,11 +36,31 @@ def _floor(args: argparse.Namespace) -> int:
     return 0
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_progress_widgets(nb) -> int:
+    """Remove the outputs that are widgets (tqdm's progress bars in a kernel) from ``nb``; return how many.
+
+    Without its state, which is not kept, a widget shows only its text fallback as it was when the
+    output was first drawn: ``fine-tuning:   0%|          | 0/6`` in the book, stale and misleading.
+    The bar is for whoever runs the chapter; the book shows the figures printed after it.
+    """
+    dropped = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        kept = [o for o in outputs if WIDGET not in o.get("data", {})]
+        dropped += len(outputs) - len(kept)
+        if len(kept) != len(outputs):
+            cell["outputs"] = kept
+    return dropped
+
+
 def execute_notebook(path: Path, timeout: int = 600) -> float:
     """Execute ``path`` in place in its own folder and return the wall time in seconds.
 
-    Volatile metadata (per-cell execution timestamps, widget state) is dropped so that re-executing a chapter
-    changes only what its code really changed.
+    Volatile metadata (per-cell execution timestamps, widget state) and progress-bar widgets are dropped so
+    that re-executing a chapter changes only what its code really changed.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -53,6 +73,7 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)  # progress-bar widget state: random ids, nothing to show
+    drop_progress_widgets(nb)
     nbformat.write(nb, path)
     return elapsed
 
