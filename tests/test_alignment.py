@@ -66,8 +66,8 @@ def test_prompts_end_with_an_opener_and_the_hero(prompts):
     for p in prompts:
         opener = next(o for o in openers if f" {o}, " in p.text[-40:])
         body, _, hero = p.text.rpartition(f" {opener}, ")
-        assert p.text.endswith(" ") and hero[:-1].isalpha() and f" {hero[:-1]}" in p.story
-        assert p.story.startswith(body + " ") and len(p.story) > len(body) + 20
+        assert p.text.endswith(" ") and hero[:-1].isalpha() and f" {hero[:-1]}" in p.text
+        assert p.last.endswith((".", "!", "\"")) and len(p.last) > 20 and p.last not in body
     assert {p.mood for p in prompts} == set(MOODS)
 
 
@@ -325,24 +325,25 @@ def test_loops_learn_their_objectives_and_are_deterministic(task, setting):
     happy = torch.tensor([i for i, e in enumerate(al.ENDINGS) if e.mood == "happy"])
     demos = happy[torch.randint(0, len(happy), (len(x),), generator=g)]
     sft = copy.deepcopy(model)
-    losses = al.supervised_finetune(sft, task, x, demos, steps=25, batch_size=16, lr=3e-3)
+    losses = al.supervised_finetune(sft, task, x, demos, steps=25, batch_size=16, lr=3e-3, progress=False)
     happy_share = al.ending_logprobs(sft, task, x).exp()[:, happy].sum(1).mean()
     assert losses[-1] < losses[0] and happy_share > 0.6
     twin = copy.deepcopy(model)
-    assert al.supervised_finetune(twin, task, x, demos, steps=25, batch_size=16, lr=3e-3) == losses
+    assert al.supervised_finetune(twin, task, x, demos, steps=25, batch_size=16, lr=3e-3, progress=False) == losses
 
     a = al.sample_endings(model, task, x.repeat(4, 1), generator=g)
     b = al.sample_endings(model, task, x.repeat(4, 1), generator=g)
     pairs = al.annotate(x.repeat(4, 1), a, b, task.reward * 10, generator=g)      # a sure annotator
     rm = al.RewardModel(model)
-    rm_losses = al.train_reward_model(rm, task, pairs, steps=30, batch_size=32, lr=3e-3)
+    rm_losses = al.train_reward_model(rm, task, pairs, steps=30, batch_size=32, lr=3e-3, progress=False)
     table = rm.table(task, x[:4])
     assert rm_losses[-1] < rm_losses[0]
     assert table[:, task.moods == 0].mean() > table[:, task.moods == 2].mean() + 0.5
 
     ref = al.ending_logprobs(model, task, x)
     dpo = copy.deepcopy(model)
-    dpo_losses = al.train_dpo(dpo, model, task, pairs, beta=0.5, steps=20, batch_size=32, lr=3e-3)
+    dpo_losses = al.train_dpo(dpo, task, pairs, al.pair_logprobs(model, task, pairs), beta=0.5, steps=20,
+                              batch_size=32, lr=3e-3, progress=False)
     after = al.ending_logprobs(dpo, task, x)
     assert dpo_losses[-1] < dpo_losses[0] - 0.1
     assert al.expectation(after, task.reward).mean() > al.expectation(ref, task.reward).mean() + 0.2
@@ -350,7 +351,7 @@ def test_loops_learn_their_objectives_and_are_deterministic(task, setting):
 
     rl = copy.deepcopy(model)
     returns = al.train_reinforce(rl, model, rm, task, x, beta=0.5, steps=20, prompts_per_step=8,
-                                 samples_per_prompt=4, lr=3e-3)
+                                 samples_per_prompt=4, lr=3e-3, progress=False)
     after = al.ending_logprobs(rl, task, x)
     assert al.expectation(after, task.reward).mean() > al.expectation(ref, task.reward).mean() + 0.2
     assert len(returns) == 20

@@ -8,7 +8,8 @@
   :func:`dpo_loss`, and the exact quantities over the endings: :func:`kl_divergence`,
   :func:`optimal_policy` (``π* ∝ π_ref · exp(r / β)``), :func:`best_of_n`, :func:`win_rate`;
 * :mod:`~llmcourse.alignment.training` — the loops: :func:`supervised_finetune`, :func:`annotate`,
-  :class:`RewardModel` and :func:`train_reward_model`, :func:`train_reinforce`, :func:`train_dpo`.
+  :class:`RewardModel` and :func:`train_reward_model`, :func:`train_reinforce`, :func:`pair_logprobs`
+  and :func:`train_dpo`.
 
 >>> from llmcourse.alignment import ENDINGS
 >>> len(ENDINGS), ENDINGS[0]
@@ -19,12 +20,12 @@ from llmcourse.alignment.objectives import (best_of_n, bradley_terry_loss, dpo_l
                                             optimal_policy, sequence_logprob, win_rate)
 from llmcourse.alignment.task import (ENDINGS, MOOD_REWARD, TAILS, Ending, EndingTask, Prompt, ending_logprobs,
                                       generator_ending_logprobs, sample_endings, story_prompts)
-from llmcourse.alignment.training import (Pairs, RewardModel, annotate, policy_logprob, supervised_finetune,
-                                          train_dpo, train_reinforce, train_reward_model)
+from llmcourse.alignment.training import (Pairs, RewardModel, annotate, pair_logprobs, policy_logprob,
+                                          supervised_finetune, train_dpo, train_reinforce, train_reward_model)
 
 __all__ = ["ENDINGS", "MOOD_REWARD", "TAILS", "Ending", "EndingTask", "Prompt", "ending_logprobs",
            "generator_ending_logprobs", "sample_endings", "story_prompts",
            "sequence_logprob", "bradley_terry_loss", "dpo_loss", "expectation", "kl_divergence", "optimal_policy",
            "best_of_n", "win_rate",
-           "Pairs", "RewardModel", "annotate", "policy_logprob", "supervised_finetune", "train_dpo",
+           "Pairs", "RewardModel", "annotate", "pair_logprobs", "policy_logprob", "supervised_finetune", "train_dpo",
            "train_reinforce", "train_reward_model"]

@@ -127,7 +127,7 @@ def kl_divergence(p_logp: torch.Tensor, q_logp: torch.Tensor) -> torch.Tensor:
 
 
 def optimal_policy(reference_logp: torch.Tensor, reward: torch.Tensor, beta: float) -> torch.Tensor:
-    """``π*(y|x) ∝ π_ref(y|x) · exp(r(x, y) / β)``, the policy that maximises ``E_π[r] − β KL(π ‖ π_ref)``.
+    """``π*(y|x) ∝ π_ref(y|x) · exp(r(x, y) / β)``: it maximises ``E_π[r] − β KL(π ‖ π_ref)``.
 
     ``reference_logp (B, n)``, ``reward (B, n)`` or ``(n,)`` → ``log π* (B, n)``.
 

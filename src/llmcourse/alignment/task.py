@@ -67,12 +67,12 @@ class Prompt:
     """A story cut before its last line, plus that line's first words (Chapter 14).
 
     ``text`` ends with "<opener>, <hero> " (e.g. "... That night, Mina "); ``mood`` is the story's
-    (fixed by its resolution, the sentence before); ``story`` is the whole original text.
+    (fixed by its resolution, the sentence before); ``last`` is the story's own last sentence.
     """
 
     text: str
     mood: str
-    story: str
+    last: str
 
 
 def story_prompts(n: int, seed: int = 0) -> list[Prompt]:
@@ -90,8 +90,9 @@ def story_prompts(n: int, seed: int = 0) -> list[Prompt]:
     rng = random.Random(seed)
     out = []
     for story in generate_stories(n, seed=seed):
-        body = " ".join(english for english, _ in story.sentences[:-1])
-        out.append(Prompt(f"{body} {rng.choice(openers)}, {story.labels['hero']} ", story.labels["mood"], story.text))
+        *body, last = [english for english, _ in story.sentences]
+        text = f"{' '.join(body)} {rng.choice(openers)}, {story.labels['hero']} "
+        out.append(Prompt(text, story.labels["mood"], last))
     return out
 
 
@@ -219,16 +220,20 @@ def ending_logprobs(model: torch.nn.Module, task: EndingTask, x: torch.Tensor) -
 
 @torch.no_grad()
 def sample_endings(model: torch.nn.Module, task: EndingTask, x: torch.Tensor, *,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None, chunk: int = 256) -> torch.Tensor:
     """One ending per prompt, written character by character through the trie: ``x (B, P)`` → ``(B,)``.
 
     Each step samples from the model's softmax over the characters the trie allows after what the
     row has written (reading one new character through the KV cache), so the row's ending is drawn
-    with exactly the probability ``ending_logprobs`` gives it. Returns the endings' indices.
+    with exactly the probability ``ending_logprobs`` gives it. Returns the endings' indices. Rows
+    are written ``chunk`` at a time (a cache that grows by copying is slow for large batches).
 
     Chapter 14 — Learning from preferences.
     """
     tensor("x", x, "(B, P)", dtype="long")
+    if x.shape[0] > positive_int("chunk", chunk):
+        return torch.cat([sample_endings(model, task, part, generator=generator, chunk=chunk)
+                          for part in x.split(chunk)])
     anything = len(task.allowed) - 1
     node = torch.zeros(x.shape[0], dtype=torch.long)                             # every row at the root
     done = torch.full_like(node, -1)                                             # the ending, once written

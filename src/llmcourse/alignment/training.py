@@ -9,7 +9,8 @@ Read top to bottom:
    prompt and ending, trained with the Bradley–Terry loss;
 4. :func:`train_reinforce` — RLHF with REINFORCE: endings sampled from the policy, scored by the
    reward model minus ``β`` times their log-ratio to the reference, a leave-one-out baseline;
-5. :func:`train_dpo` — DPO on the preference pairs, against the frozen reference.
+5. :func:`train_dpo` — DPO on the preference pairs, against the frozen reference's log-probs of
+   them (:func:`pair_logprobs`).
 
 Every loop uses AdamW without weight decay at a constant learning rate and returns its losses.
 """
@@ -25,9 +26,10 @@ from torch import nn
 from llmcourse._checks import int_at_least, positive, positive_int, tensor
 from llmcourse.alignment.objectives import bradley_terry_loss, dpo_loss, sequence_logprob
 from llmcourse.alignment.task import EndingTask, sample_endings
+from llmcourse.training import progress_bar
 
 __all__ = ["policy_logprob", "supervised_finetune", "Pairs", "annotate", "RewardModel", "train_reward_model",
-           "train_reinforce", "train_dpo"]
+           "train_reinforce", "pair_logprobs", "train_dpo"]
 
 
 def policy_logprob(model: nn.Module, task: EndingTask, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -41,18 +43,21 @@ def policy_logprob(model: nn.Module, task: EndingTask, x: torch.Tensor, y: torch
     return sequence_logprob(model(ids), ids, mask, allowed)
 
 
-def _batches(n: int, size: int, steps: int, generator: torch.Generator):
-    """``steps`` index batches of ``size`` drawn from ``range(n)``, epoch by epoch (each epoch a new order)."""
+def _batches(n: int, size: int, steps: int, generator: torch.Generator, desc: str, progress: bool):
+    """``steps`` index batches of ``size`` drawn from ``range(n)``, epoch by epoch (each epoch a new order),
+    with a progress bar."""
     order: list[int] = []
-    for _ in range(steps):
-        while len(order) < size:
-            order += torch.randperm(n, generator=generator).tolist()
-        batch, order = order[:size], order[size:]
-        yield torch.tensor(batch)
+    with progress_bar(steps, desc, progress) as bar:
+        for _ in range(steps):
+            while len(order) < size:
+                order += torch.randperm(n, generator=generator).tolist()
+            batch, order = order[:size], order[size:]
+            yield torch.tensor(batch)
+            bar.update(1)
 
 
 def supervised_finetune(model: nn.Module, task: EndingTask, x: torch.Tensor, y: torch.Tensor, *, steps: int,
-                        batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> list[float]:
+                        batch_size: int = 32, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> list[float]:
     """SFT: ``steps`` AdamW steps on ``−mean log π(y | x)`` of demonstrations ``x (N, P)``, ``y (N,)``.
 
     Trains ``model`` in place; returns the loss of every step (nats per ending).
@@ -65,7 +70,8 @@ def supervised_finetune(model: nn.Module, task: EndingTask, x: torch.Tensor, y: 
     g = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
-    for b in _batches(len(x), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g):
+    for b in _batches(len(x), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g, "SFT",
+                      progress):
         loss = -policy_logprob(model, task, x[b], y[b]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -141,7 +147,7 @@ class RewardModel(nn.Module):
 
 
 def train_reward_model(rm: RewardModel, task: EndingTask, pairs: Pairs, *, steps: int, batch_size: int = 32,
-                       lr: float = 1e-3, seed: int = 0) -> list[float]:
+                       lr: float = 1e-3, seed: int = 0, progress: bool = True) -> list[float]:
     """Fit ``rm`` to the preference ``pairs`` with :func:`bradley_terry_loss`; returns every step's loss.
 
     Chapter 14 — Learning from preferences.
@@ -150,7 +156,8 @@ def train_reward_model(rm: RewardModel, task: EndingTask, pairs: Pairs, *, steps
     g = torch.Generator().manual_seed(seed)
     losses = []
     rm.train()
-    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g):
+    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g,
+                      "reward model", progress):
         p = pairs[b]
         both = rm.score(task, torch.cat([p.x, p.x]), torch.cat([p.chosen, p.rejected]))
         loss = bradley_terry_loss(both[:len(b)], both[len(b):])
@@ -164,7 +171,8 @@ def train_reward_model(rm: RewardModel, task: EndingTask, pairs: Pairs, *, steps
 
 def train_reinforce(policy: nn.Module, reference: nn.Module, reward_model: RewardModel, task: EndingTask,
                     x: torch.Tensor, *, beta: float, steps: int, prompts_per_step: int = 8,
-                    samples_per_prompt: int = 4, lr: float = 1e-3, seed: int = 0) -> list[float]:
+                    samples_per_prompt: int = 4, lr: float = 1e-3, seed: int = 0, progress: bool = True
+                    ) -> list[float]:
     """RLHF by REINFORCE with a KL penalty: trains ``policy`` in place; returns each step's mean KL-penalised reward.
 
     Each step takes ``prompts_per_step`` prompts of ``x (N, P)`` and samples ``samples_per_prompt``
@@ -179,7 +187,8 @@ def train_reinforce(policy: nn.Module, reference: nn.Module, reward_model: Rewar
     opt = torch.optim.AdamW(policy.parameters(), lr=positive("lr", lr), weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     returns = []
-    for b in _batches(len(x), positive_int("prompts_per_step", prompts_per_step), int_at_least("steps", steps, 0), g):
+    for b in _batches(len(x), positive_int("prompts_per_step", prompts_per_step), int_at_least("steps", steps, 0), g,
+                      f"RLHF, β = {beta:g}", progress):
         xs = x[b].repeat_interleave(k, 0)                                        # (B·k, P)
         y = sample_endings(policy, task, xs, generator=g)
         policy.train()
@@ -197,23 +206,35 @@ def train_reinforce(policy: nn.Module, reference: nn.Module, reward_model: Rewar
     return returns
 
 
-def train_dpo(policy: nn.Module, reference: nn.Module, task: EndingTask, pairs: Pairs, *, beta: float, steps: int,
-              batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> list[float]:
-    """DPO: ``steps`` AdamW steps of :func:`dpo_loss` on ``pairs``; trains ``policy`` in place, returns the losses.
-
-    The reference's log-probs of every pair are computed once, before training, without gradients.
+@torch.no_grad()
+def pair_logprobs(model: nn.Module, task: EndingTask, pairs: Pairs) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log π(chosen | x)`` and ``log π(rejected | x)`` of every pair, without gradients: two ``(N,)`` tensors.
 
     Chapter 14 — Learning from preferences.
     """
-    with torch.no_grad():
-        reference.eval()
-        ref_chosen = policy_logprob(reference, task, pairs.x, pairs.chosen)
-        ref_rejected = policy_logprob(reference, task, pairs.x, pairs.rejected)
+    model.eval()
+    return policy_logprob(model, task, pairs.x, pairs.chosen), policy_logprob(model, task, pairs.x, pairs.rejected)
+
+
+def train_dpo(policy: nn.Module, task: EndingTask, pairs: Pairs, reference: tuple[torch.Tensor, torch.Tensor], *,
+              beta: float, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0,
+              progress: bool = True) -> list[float]:
+    """DPO: ``steps`` AdamW steps of :func:`dpo_loss` on ``pairs``; trains ``policy`` in place, returns the losses.
+
+    ``reference`` holds the frozen reference model's log-probs of each pair's chosen and rejected
+    endings, ``(N,)`` each (:func:`pair_logprobs`): DPO needs the reference only there, once.
+
+    Chapter 14 — Learning from preferences.
+    """
+    ref_chosen, ref_rejected = reference
+    tensor("reference[0]", ref_chosen, f"({len(pairs)},)", dtype="float")
+    tensor("reference[1]", ref_rejected, f"({len(pairs)},)", dtype="float")
     opt = torch.optim.AdamW(policy.parameters(), lr=positive("lr", lr), weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     losses = []
     policy.train()
-    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g):
+    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g,
+                      f"DPO, β = {beta:g}", progress):
         p = pairs[b]
         both = policy_logprob(policy, task, torch.cat([p.x, p.x]), torch.cat([p.chosen, p.rejected]))
         loss, _ = dpo_loss(both[:len(b)], both[len(b):], ref_chosen[b], ref_rejected[b], beta)
