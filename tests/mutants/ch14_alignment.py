@@ -119,7 +119,8 @@ MUTANTS: dict[str, dict[str, str]] = {
         "h = beta * ((policy_rejected - reference_rejected.detach()) - (policy_chosen - reference_chosen.detach()))"),
     # beta outside the sigmoid: it scales the loss, not the margin
     "dpo_beta_outside": _dpo("loss = -(1 - smoothing) * F.logsigmoid(h) - smoothing * F.logsigmoid(-h)",
-                             "loss = beta * (-(1 - smoothing) * F.logsigmoid(h / beta) - smoothing * F.logsigmoid(-h / beta))"),
+                             "loss = beta * (-(1 - smoothing) * F.logsigmoid(h / beta)\n"
+                             "                   - smoothing * F.logsigmoid(-h / beta))"),
     # beta divides instead of multiplying
     "dpo_beta_divides": _dpo("h = beta * ((policy_chosen", "h = (1 / beta ** 2) * beta * ((policy_chosen"),
     # no reference at all: the policy's own log-probabilities
@@ -134,7 +135,8 @@ MUTANTS: dict[str, dict[str, str]] = {
                                   "loss = -smoothing * F.logsigmoid(h) - (1 - smoothing) * F.logsigmoid(-h)"),
     # log(sigmoid(·)): infinite loss for large negative margins
     "dpo_unstable_log": _dpo("loss = -(1 - smoothing) * F.logsigmoid(h) - smoothing * F.logsigmoid(-h)",
-                             "loss = -(1 - smoothing) * torch.log(torch.sigmoid(h)) - smoothing * torch.log(torch.sigmoid(-h))"),
+                             "loss = (-(1 - smoothing) * torch.log(torch.sigmoid(h))\n"
+                             "            - smoothing * torch.log(torch.sigmoid(-h)))"),
     # the margins returned still attached to the graph
     "dpo_margins_attached": _dpo("return loss.mean(), h.detach()", "return loss.mean(), h"),
 }
