@@ -116,7 +116,8 @@ def test_injection_picks_layers_by_peft_rule_and_freezes_everything_else():
     assert trainable == sorted(f"{n}.lora_{m}" for n in names for m in "AB")
     assert isinstance(model.blocks[0].mlp.proj, nn.Linear) and not isinstance(model.blocks[0].mlp.proj, LoRALinear)
     assert model.lm_head.weight is model.tok_emb.weight                  # the tied head is left alone
-    assert inject_lora(_gpt(), ["proj"], r=1, alpha=1) == [f"blocks.{i}.{m}.proj" for i in (0, 1) for m in ("attn", "mlp")]
+    both = [f"blocks.{i}.{m}.proj" for i in (0, 1) for m in ("attn", "mlp")]
+    assert inject_lora(_gpt(), ["proj"], r=1, alpha=1) == both
 
 
 def test_injection_keeps_the_output_and_is_seeded():

@@ -356,6 +356,42 @@ def test_a_reader_recipe_round_trips(monkeypatch, tmp_path):
     assert loaded.card["model"]["class"] == "llmcourse.gpt.GPT"
 
 
+def test_a_reader_adapter_recipe_round_trips(monkeypatch, tmp_path):
+    """Chapter 12's gpt-reader-lora: a reader recipe with an ``adapter`` is trained by
+    llmcourse.lora.train_reader_adapter (tested in test_lora) and rebuilt with its LoRA layers."""
+    import llmcourse.lora as lora
+    from llmcourse.gpt import GPT, GPTConfig
+    from llmcourse.tokenization import CharTokenizer
+
+    adapter = dict(targets=["qkv", "fc"], r=2, alpha=4)
+    recipe = zoo.Recipe("tiny-reader-lora", 1, 12, "a tiny reader adapter for tests", "reader", "world",
+                        dict(block_size=16, n_layers=1, n_heads=2, d_model=8), dict(steps=2, adapter=adapter))
+
+    def fake_train_reader_adapter(training, *, progress=True):
+        tokenizer = CharTokenizer("Q: ab?\n0129")
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **recipe.model_config))
+        lora.inject_lora(model, **training["adapter"])
+        with torch.no_grad():
+            for layer in lora.lora_layers(model).values():
+                layer.lora_B.normal_()
+        history = dict(steps=[0, 2], train=[3.0, 2.0], val=[3.1, 2.5], story=[0.7, 0.9], seconds=[0.0, 0.1])
+        return model, tokenizer, dict(steps=2, seconds=0.1, val_loss=2.5, story_loss=0.9), history
+
+    monkeypatch.setattr(lora, "train_reader_adapter", fake_train_reader_adapter)
+    monkeypatch.setitem(zoo.RECIPES, recipe.name, recipe)
+    trained = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = zoo.load_pretrained(recipe.name, directory=tmp_path, progress=False)
+    assert list(lora.lora_layers(loaded.model)) == ["blocks.0.attn.qkv", "blocks.0.mlp.fc"]
+    assert lora.lora_parameters(loaded.model)["trainable"] == 2 * (8 + 24) + 2 * (8 + 32)   # the base stays frozen
+    ids = torch.tensor([loaded.tokenizer.encode("Q: ab?\n0")])
+    assert torch.equal(loaded.model(ids), trained.model(ids))
+    assert loaded.model.lm_head.weight is loaded.model.tok_emb.weight
+    assert loaded.card["model"]["class"] == "llmcourse.gpt.GPT"
+
+
 def test_the_module_docstring_names_each_recipes_chapter():
     first_line = zoo.__doc__.splitlines()[0]        # "... (Chapters 04–07: lstm-drills in 04, a and b in 07)."
     span = re.search(r"\(Chapters (\d\d)–(\d\d): (.*)\)\.$", first_line)

@@ -1,4 +1,4 @@
-"""The model zoo: trained once, cached on disk (Chapters 04–11: lstm-drills in 04, gpt-drills and gpt-stories in 07, bert-stories in 09, gpt-reader and gpt-reader-scratch in 11).
+"""The model zoo: trained once, cached on disk (Chapters 04–12: lstm-drills in 04, gpt-drills and gpt-stories in 07, bert-stories in 09, gpt-reader and gpt-reader-scratch in 11, gpt-reader-lora in 12).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
@@ -20,9 +20,10 @@ format (``<name>-v<version>.pt``) are never read. The torch version is recorded,
 torch update changes the last bits of training, not what the weights mean.
 
 >>> sorted(RECIPES)
-['bert-stories', 'gpt-drills', 'gpt-reader', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
->>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}
-{'bert-stories': 9, 'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-scratch': 11, 'gpt-stories': 7, 'lstm-drills': 4}
+['bert-stories', 'gpt-drills', 'gpt-reader', 'gpt-reader-lora', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
+>>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}  # doctest: +NORMALIZE_WHITESPACE
+{'bert-stories': 9, 'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-lora': 12, 'gpt-reader-scratch': 11,
+ 'gpt-stories': 7, 'lstm-drills': 4}
 """
 
 from __future__ import annotations
@@ -150,13 +151,25 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            "questions about the entities of World seed 1), answer tokens only; 13 characters added"),
           ("gpt-reader-scratch", "random", "the same model and training as gpt-reader from random weights "
            "(Chapter 11's control)")]],
+    # Chapter 12: gpt-reader's data and steps, learned through LoRA layers alone (llmcourse.lora.train_reader_adapter)
+    Recipe("gpt-reader-lora", 1, 12, "gpt-stories taught to answer a question from a passage through LoRA adapters "
+           "alone (rank 8 on every linear layer, 14.5 % of the weights); the pretrained weights untouched",
+           "reader", "world", _GPT_STORIES,
+           dict(init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400), distractors=1,
+                max_chars=128, steps=2000, batch_size=8, lr=1e-2, weight_decay=0.0, grad_clip=1.0, seed=0,
+                eval_every=500, val_questions=128, stories=dict(n=300, seed=2024), story_batches=4,
+                adapter=dict(targets=["qkv", "proj", "fc"], r=8, alpha=16))),
 ]}
 
 
 def _build(recipe: Recipe, vocab_size: int) -> torch.nn.Module:
     if recipe.kind in ("gpt", "reader"):
         from llmcourse.gpt import GPT, GPTConfig
-        return GPT(GPTConfig(vocab_size=vocab_size, **recipe.model_config))
+        model = GPT(GPTConfig(vocab_size=vocab_size, **recipe.model_config))
+        if "adapter" in recipe.training:            # gpt-reader-lora: the GPT with its LoRA layers (Chapter 12)
+            from llmcourse.lora import inject_lora
+            inject_lora(model, **recipe.training["adapter"])
+        return model
     if recipe.kind == "bert":
         from llmcourse.bert import BertConfig, BertForMLM
         return BertForMLM(BertConfig(vocab_size=vocab_size, **recipe.model_config))
@@ -184,7 +197,10 @@ def _fit(recipe: Recipe, progress: bool) -> tuple[torch.nn.Module, Tokenizer, di
     torch.set_num_threads(1)
     try:
         if recipe.kind == "reader":
-            from llmcourse.finetune import train_reader
+            if "adapter" in recipe.training:
+                from llmcourse.lora import train_reader_adapter as train_reader
+            else:
+                from llmcourse.finetune import train_reader
             model, tokenizer, info, history = train_reader(recipe.training, progress=progress)
             return model, tokenizer, dict(info, torch_threads=torch.get_num_threads()), history
         if recipe.kind == "bert":
@@ -397,7 +413,7 @@ def load_pretrained(name: str, *, directory: str | Path | None = None, progress:
 
     Chapter 04 — the RNN baseline (``lstm-drills``); Chapter 07 — GPT (``gpt-drills``, ``gpt-stories``);
     Chapter 09 — BERT, the encoder (``bert-stories``); Chapter 11 — Fine-tuning and transfer learning
-    (``gpt-reader``, ``gpt-reader-scratch``).
+    (``gpt-reader``, ``gpt-reader-scratch``); Chapter 12 — LoRA (``gpt-reader-lora``).
     """
     recipe = _recipe(name)
     if retrain and not allow_training:

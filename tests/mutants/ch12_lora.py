@@ -130,13 +130,16 @@ MUTANTS: dict[str, dict[str, str]] = {
     # B drawn at random like A: the adapted model no longer starts at the pretrained one
     "adapters_B_random": _adapters(
         "        B_q = torch.zeros(C, r, dtype=W.dtype)\n        B_v = torch.zeros(C, r, dtype=W.dtype)\n",
-        "        B_q = torch.empty(C, r, dtype=W.dtype)\n        nn.init.kaiming_uniform_(B_q, a=math.sqrt(5), generator=g)\n"
-        "        B_v = torch.empty(C, r, dtype=W.dtype)\n        nn.init.kaiming_uniform_(B_v, a=math.sqrt(5), generator=g)\n"),
+        "        B_q = torch.empty(C, r, dtype=W.dtype)\n"
+        "        nn.init.kaiming_uniform_(B_q, a=math.sqrt(5), generator=g)\n"
+        "        B_v = torch.empty(C, r, dtype=W.dtype)\n"
+        "        nn.init.kaiming_uniform_(B_v, a=math.sqrt(5), generator=g)\n"),
     # the base model left trainable: nothing is frozen
     "adapters_base_trainable": _adapters("    for p in model.parameters():\n        p.requires_grad = False\n", ""),
     # only the qkv weights frozen, the rest of the model left trainable
-    "adapters_freeze_qkv_only": _adapters("    for p in model.parameters():\n        p.requires_grad = False\n",
-                                          "    for b in model.blocks:\n        b.attn.qkv.weight.requires_grad = False\n"),
+    "adapters_freeze_qkv_only": _adapters(
+        "    for p in model.parameters():\n        p.requires_grad = False\n",
+        "    for b in model.blocks:\n        b.attn.qkv.weight.requires_grad = False\n"),
     # A drawn from a standard normal: far too large for a 1/sqrt(C) layer
     "adapters_A_normal": _adapters("        nn.init.kaiming_uniform_(A_q, a=math.sqrt(5), generator=g)\n",
                                    "        A_q.normal_(generator=g)\n"),
