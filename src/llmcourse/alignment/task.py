@@ -39,7 +39,7 @@ MOOD_REWARD = {"happy": 2.0, "bittersweet": 1.0, "sad": 0.0}
 
 @dataclass(frozen=True)
 class Ending:
-    """One ending line: what follows "That night, Mina " (``text``, ends with ".") and its ``mood``."""
+    """One ending line: what follows "That night, Mina " (``text``, ends with ".") and its ``mood`` (Chapter 14)."""
 
     text: str
     mood: str

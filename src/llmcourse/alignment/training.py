@@ -83,7 +83,7 @@ def supervised_finetune(model: nn.Module, task: EndingTask, x: torch.Tensor, y: 
 
 @dataclass(frozen=True)
 class Pairs:
-    """Preference pairs: prompt ids ``x (N, P)``, the ``chosen`` and ``rejected`` endings' indices ``(N,)``."""
+    """Preference pairs (Chapter 14): prompt ids ``x (N, P)``, chosen and rejected ending indices ``(N,)``."""
 
     x: torch.Tensor
     chosen: torch.Tensor
