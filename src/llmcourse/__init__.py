@@ -21,6 +21,7 @@ ch08_decoding              decoding                    test_decoding
 ch09_bert                  bert                        test_bert
 ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
 ch11_finetuning            finetune                    test_finetune
+ch14_alignment             alignment                   test_alignment
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
                            grading, _checks            test_checks, test_grading, test_hostile,
@@ -46,6 +47,9 @@ What each module holds:
   without attention, teacher forcing, translation through ``decoding``, BLEU and chrF.
 * ``finetune`` — fine-tuning on a new format: reading-comprehension and closed-book examples from the
   World, vocabulary extension, answer-only loss, freezing, the loop, exact match; the zoo's readers.
+* ``alignment`` — learning from preferences on an enumerable task (a story's last line, one of 32 endings
+  written through a trie): SFT, a Bradley–Terry reward model, REINFORCE RLHF with a KL penalty, DPO,
+  best-of-n, and the exact optimum π* ∝ π_ref·exp(r/β) with exact KL divergences.
 * ``distributed`` — data-parallel training under ``torchrun`` (DDP, gradient accumulation, bf16).
 * ``data`` — the story corpus and its entropy floor, recall drills, the World knowledge base
   (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
