@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from llmcourse._checks import non_negative, positive_int, probability
+from llmcourse._checks import non_negative, positive_int
 from llmcourse.rag.index import top_k
 
 __all__ = ["words", "term_counts", "TfidfRetriever", "BM25Retriever"]
@@ -145,7 +145,9 @@ class BM25Retriever(_Sparse):
 
     def __init__(self, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75,
                  tokenize: Callable[[str], list[str]] = words) -> None:
-        self.k1, self.b, self.tokenize = non_negative("k1", k1), probability("b", b), tokenize
+        self.k1, self.b, self.tokenize = non_negative("k1", k1), non_negative("b", b), tokenize
+        if self.b > 1:
+            raise ValueError(f"b must be in [0, 1] (0: no length discount, 1: full), got {b!r}")
         counts, self.vocab = term_counts(texts, tokenize=tokenize)
         rows, cols = counts.indices()
         tf, N = counts.values(), len(texts)
