@@ -21,6 +21,7 @@ ch08_decoding              decoding                    test_decoding
 ch09_bert                  bert                        test_bert
 ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
 ch11_finetuning            finetune                    test_finetune
+ch12_lora                  lora                        test_lora
 ch14_alignment             alignment                   test_alignment
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
@@ -47,6 +48,9 @@ What each module holds:
   without attention, teacher forcing, translation through ``decoding``, BLEU and chrF.
 * ``finetune`` — fine-tuning on a new format: reading-comprehension and closed-book examples from the
   World, vocabulary extension, answer-only loss, freezing, the loop, exact match; the zoo's readers.
+* ``lora`` — low-rank adaptation: the LoRA layer (frozen W, Kaiming-uniform A, zero B, α/r or rsLoRA's α/√r,
+  dropout on its path), injection by module name, merge and unmerge, the adapter alone as safetensors, peft's
+  adapter files; the zoo's ``gpt-reader-lora``.
 * ``alignment`` — learning from preferences on an enumerable task (a story's last line, one of 32 endings
   written through a trie): SFT, a Bradley–Terry reward model, REINFORCE RLHF with a KL penalty, DPO,
   best-of-n, and the exact optimum π* ∝ π_ref·exp(r/β) with exact KL divergences.
