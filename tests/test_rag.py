@@ -269,13 +269,23 @@ def test_pair_tokenizer_anonymises_names_across_the_pair(base_tokenizer):
     for j, (word, s) in enumerate(zip(row, segments[0].tolist())):
         side = 0 if j <= first_sep else 1
         assert s == side + 2 * (word in shared), (j, word, s)
-    assert tok.vocab["trade"] == base_tokenizer.vocab_size and tok.vocab_size == base_tokenizer.vocab_size + 1 + 3
+    assert tok.vocab["trade"] == base_tokenizer.vocab_size and tok.vocab_size == base_tokenizer.vocab_size + 1 + 3 + 4
     plain = rag.PairTokenizer(base_tokenizer, mark_shared=False).encode_pairs(["Who is Ulda ?"], ["Ulda ."])[1]
     assert plain.tolist() == [[0, 0, 0, 0, 0, 0, 1, 1, 1]]
     many = tok.encode_pairs(["A B C D"], ["D"])[0]
     assert tok.decode(many[0]) == "[CLS] [E0] [E1] [E2] [UNK] [SEP] [UNK] [SEP]"      # past 3 slots: [UNK]
     cut = tok.encode_pairs(["Who is Ulda ?"], ["Ulda is the owner of the mill ."], max_len=8)[0]
     assert cut.shape == (1, 8) and cut[0, -1].item() == tok.sep
+
+
+def test_pair_tokenizer_numbers_become_shapes_and_plurals_match(base_tokenizer):
+    tok = rag.PairTokenizer(base_tokenizer, extra=["Owners", "owner", "year"])
+    ids, segments, _ = tok.encode_pairs(["Who is the owner of the Mill ?"], ["Owners : 7 : 1901 : 20 : 123456 year ."])
+    assert tok.decode(ids[0]).split()[10:] == ["Owners", ":", "[N1]", ":", "[N4]", ":", "[N2]", ":", "[N4]", "year",
+                                               ".", "[SEP]"]
+    marks = dict(zip(tok.decode(ids[0]).split(), segments[0].tolist()))
+    assert marks["owner"] == 2 and marks["Owners"] == 3            # lower case, plural s dropped: the same word
+    assert marks["year"] == 1 and marks["[N4]"] == 1 and marks["Mill"] == 0
 
 
 def test_cross_encoder_starts_from_the_story_bert():
@@ -286,7 +296,7 @@ def test_cross_encoder_starts_from_the_story_bert():
     old = base.model.bert.state_dict()
     new = model.bert.state_dict()
     V = base.tokenizer.vocab_size
-    assert tok.vocab_size == V + 2 + 4 == model.bert.config.vocab_size and model.bert.config.n_segments == 4
+    assert tok.vocab_size == V + 2 + 4 + 4 == model.bert.config.vocab_size and model.bert.config.n_segments == 4
     assert torch.equal(new["tok_emb.weight"][:V], old["tok_emb.weight"])
     assert torch.equal(new["seg_emb.weight"], old["seg_emb.weight"].repeat(2, 1))
     assert all(torch.equal(new[k], old[k]) for k in old if k not in ("tok_emb.weight", "seg_emb.weight"))

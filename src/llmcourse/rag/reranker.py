@@ -39,25 +39,27 @@ class PairTokenizer:
     """Question–chunk pairs → ids for a :class:`CrossEncoder`, with invented names anonymised.
 
     ``base`` is a word-level :class:`~llmcourse.tokenization.WordPieceTokenizer` (the story
-    BERT's); ``extra`` words are appended to its vocabulary. A word outside the vocabulary — an
-    invented name, a number — becomes a placeholder ``[E0]``, ``[E1]``, … numbered by its first
+    BERT's); ``extra`` words are appended to its vocabulary. A number outside it becomes its shape,
+    ``[N1]`` … ``[N4]`` (one to four or more digits: a year is ``[N4]``). Any other word outside
+    it — an invented name — becomes a placeholder ``[E0]``, ``[E1]``, … numbered by its first
     appearance *in the pair*, question first: the same name gets the same placeholder in the
     question and in the chunk, so the model sees that they match without knowing the name (the
     anonymised entities of the CNN/Daily Mail reading-comprehension data, Hermann et al., 2015).
     Past ``slots`` placeholders a word is ``[UNK]``. Words are split as ``base`` splits them.
 
     >>> from llmcourse.bert import story_tokenizer
-    >>> tok = PairTokenizer(story_tokenizer(["Who is a pet called Tollo ?."]), extra=["newt"])
-    >>> ids, segments, lengths = tok.encode_pairs(["Who is Qwisp?"], ["Qwisp is a newt called Ombrel."])
+    >>> tok = PairTokenizer(story_tokenizer(["Who is a pet called Tollo ?."]), extra=["newt", "newts"])
+    >>> ids, segments, lengths = tok.encode_pairs(["Who is Qwisp?"], ["Qwisp is a newt called Ombrel in 1901."])
     >>> print(tok.decode(ids[0]))
-    [CLS] Who is [E0] ? [SEP] [E0] is a newt called [E1] . [SEP]
+    [CLS] Who is [E0] ? [SEP] [E0] is a newt called [E1] [E2] [N4] . [SEP]
     >>> segments[0].tolist()      # 0: question, 1: passage; + 2 on a word found on both sides
-    [0, 0, 2, 2, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1]
+    [0, 0, 2, 2, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1]
 
     With ``mark_shared`` (the default) the segment id also says whether the word occurs on both
     sides — the *exact match* feature of the DrQA reader (Chen et al., 2017): 2 in the question, 3
-    in the passage, instead of 0 and 1. The model no longer has to learn to notice that two ids
-    are equal.
+    in the passage, instead of 0 and 1 — where two words count as the same after lower-casing and
+    dropping a plural *s* (``colours`` matches ``colour``). The model no longer has to learn to
+    notice that two ids are equal.
 
     Chapter 13 — Retrieval-augmented generation.
     """
@@ -65,7 +67,8 @@ class PairTokenizer:
     def __init__(self, base, extra: Sequence[str] = (), *, slots: int = 16, mark_shared: bool = True) -> None:
         self.base, self.mark_shared = base, mark_shared
         self.vocab = dict(base.vocab)
-        for word in [*extra, *(f"[E{i}]" for i in range(positive_int("slots", slots)))]:
+        numbers = [f"[N{n}]" for n in range(1, 5)]
+        for word in [*extra, *(f"[E{i}]" for i in range(positive_int("slots", slots))), *numbers]:
             self.vocab.setdefault(word, len(self.vocab))
         self.slots = slots
         self.tokens = {i: t for t, i in self.vocab.items()}
@@ -86,6 +89,11 @@ class PairTokenizer:
         return " ".join(self.tokens[i] for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids)
                         if i != self.pad)
 
+    def _key(self, i: int) -> str:
+        """What two words must share to count as the same: lower case, without a plural ``s``."""
+        word = self.tokens[i]
+        return word if word.startswith("[") else word.lower().removesuffix("s") if len(word) > 3 else word.lower()
+
     def pair_ids(self, question: str, passage: str) -> tuple[list[int], list[int]]:
         """The ids of ``[CLS] question [SEP]`` and of ``passage [SEP]``, names anonymised across both."""
         names: dict[str, int] = {}
@@ -95,6 +103,8 @@ class PairTokenizer:
             for word in self.words(text):
                 if word in self.vocab:
                     out.append(self.vocab[word])
+                elif word.isdigit():                               # a number: only its shape, [N1]-[N4]
+                    out.append(self.vocab[f"[N{min(len(word), 4)}]"])
                 elif len(names) < self.slots or word in names:
                     out.append(self.vocab[f"[E{names.setdefault(word, len(names))}]"])
                 else:
@@ -119,8 +129,8 @@ class PairTokenizer:
             rows.append(ids)
             segs.append([0] * len(a) + [1] * (len(ids) - len(a)))
             if self.mark_shared:
-                shared = (set(a) & set(b)) - {self.cls, self.sep}
-                segs[-1] = [s + 2 * (i in shared) for s, i in zip(segs[-1], ids)]
+                shared = {self._key(i) for i in a} & {self._key(i) for i in b} - {"[CLS]", "[SEP]"}
+                segs[-1] = [s + 2 * (self._key(i) in shared) for s, i in zip(segs[-1], ids)]
         T = max(map(len, rows), default=1)
         return (torch.tensor([r + [self.pad] * (T - len(r)) for r in rows], dtype=torch.long).view(len(rows), T),
                 torch.tensor([s + [0] * (T - len(s)) for s in segs], dtype=torch.long).view(len(rows), T),
