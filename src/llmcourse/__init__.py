@@ -22,6 +22,7 @@ ch09_bert                  bert                        test_bert
 ch10_encoder_decoder       encoder_decoder             test_encoder_decoder, test_translation
 ch11_finetuning            finetune                    test_finetune
 ch12_lora                  lora                        test_lora
+ch13_rag                   rag                         test_rag
 ch14_alignment             alignment                   test_alignment
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
@@ -51,6 +52,9 @@ What each module holds:
 * ``lora`` — low-rank adaptation: the LoRA layer (frozen W, Kaiming-uniform A, zero B, α/r or rsLoRA's α/√r,
   dropout on its path), injection by module name, merge and unmerge, the adapter alone as safetensors, peft's
   adapter files; the zoo's ``gpt-reader-lora``.
+* ``rag`` — retrieval-augmented generation: chunking with overlap, TF-IDF and BM25 from scratch, dense
+  retrievers through our BERT, rank fusion, brute-force, FAISS and LanceDB indexes, a cross-encoder reranker,
+  prompts within a budget with citations, recall@k, MRR and exact match.
 * ``alignment`` — learning from preferences on an enumerable task (a story's last line, one of 32 endings
   written through a trie): SFT, a Bradley–Terry reward model, REINFORCE RLHF with a KL penalty, DPO,
   best-of-n, and the exact optimum π* ∝ π_ref·exp(r/β) with exact KL divergences.
