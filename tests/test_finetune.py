@@ -177,6 +177,53 @@ def test_finetune_learns_a_tiny_task_and_is_deterministic():
     assert len(history.smoothed(4)) == 60 and history.seconds > 0 and history.cpu_seconds > 0
 
 
+def test_finetune_follows_its_curriculum_with_one_schedule(monkeypatch):
+    from llmcourse.finetune import training
+
+    tok = CharTokenizer("abcdefgh\n")
+    easy = [Example(f"e{i}", "a" * (1 + i % 3), "b") for i in range(5)]
+    hard = [Example(f"h{i}", "cd" * (1 + i % 4), "ef") for i in range(7)]
+    seen, rates = [], []
+    real_encode, real_step = training.encode_examples, training.finetune_step
+
+    def encode(batch, tokenizer):
+        seen.append({e.id[0] for e in batch})
+        return real_encode(batch, tokenizer)
+
+    def step(model, optimizer, ids, labels, **kw):
+        rates.append(optimizer.param_groups[0]["lr"])
+        return real_step(model, optimizer, ids, labels, **kw)
+
+    monkeypatch.setattr(training, "encode_examples", encode)
+    monkeypatch.setattr(training, "finetune_step", step)
+    history = finetune(_gpt(tok.vocab_size), tok, hard, steps=20, batch_size=3, lr=1e-2, curriculum=[(easy, 8)],
+                       progress=False)
+    assert len(history.loss) == 20 and seen == [{"e"}] * 8 + [{"h"}] * 12       # the easy phase first
+    peak = rates.index(max(rates))
+    assert peak == 2 and all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))  # one warmup, one decay
+    with pytest.raises(ValueError, match="more than steps"):
+        finetune(_gpt(tok.vocab_size), tok, hard, steps=5, curriculum=[(easy, 6)], progress=False)
+    with pytest.raises(ValueError, match="every phase"):
+        finetune(_gpt(tok.vocab_size), tok, hard, steps=5, curriculum=[([], 2)], progress=False)
+
+
+def test_sorted_batches_hold_examples_of_similar_length_and_cover_each_epoch():
+    import random
+
+    from llmcourse.finetune.training import _batches
+
+    draw = random.Random(0)
+    lengths = [draw.randint(10, 100) for _ in range(64)]
+    batches = _batches(lengths, 4, 4, random.Random(1))
+    epoch = [next(batches) for _ in range(16)]
+    assert sorted(i for b in epoch for i in b) == list(range(64))                # without replacement
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch) / 16
+    plain = _batches(lengths, 4, 0, random.Random(1))
+    spread_plain = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in (next(plain) for _ in range(16)))
+    assert spread < 0.5 * spread_plain / 16                                      # less padding in a batch
+    assert next(_batches([5, 6, 7], 4, 2, random.Random(0))) != []               # fewer than a batch: one batch
+
+
 def test_finetune_refuses_a_fully_frozen_model():
     tok = CharTokenizer("ab\n")
     model = _gpt(tok.vocab_size)
@@ -219,7 +266,7 @@ def test_train_reader_on_a_tiny_recipe(monkeypatch, tmp_path):
     monkeypatch.setattr(zoo, "load_pretrained", lambda name, **kw: base)
     cfg = dict(init="gpt-stories", init_version=zoo.RECIPES["gpt-stories"].version,
                world=dict(seed=2, n_people=4, n_towns=2, n_shops=1), distractors=1, max_chars=128, steps=6,
-               batch_size=2, lr=1e-3, weight_decay=0.0, grad_clip=1.0, seed=0, eval_every=3, val_questions=8,
+               curriculum=((0, 2),), batch_size=2, sort_window=2, lr=1e-3, weight_decay=0.0, grad_clip=1.0, seed=0, eval_every=3, val_questions=8,
                stories=dict(n=5, seed=1), story_batches=1)
     before = {n: p.detach().clone() for n, p in base.model.named_parameters()}
     model, tokenizer, info, history = train_reader(cfg, progress=False)
@@ -227,7 +274,7 @@ def test_train_reader_on_a_tiny_recipe(monkeypatch, tmp_path):
     assert history["steps"] == [0, 3, 6] and len(history["val"]) == len(history["story"]) == 3 and info["steps"] == 6
     assert all(torch.equal(p, before[n]) for n, p in base.model.named_parameters())   # the base is untouched
     assert not torch.equal(model.blocks[0].attn.qkv.weight, base.model.blocks[0].attn.qkv.weight)
-    scratch = train_reader(dict(cfg, init="random", steps=1), progress=False)[0]
+    scratch = train_reader(dict(cfg, init="random", steps=2), progress=False)[0]
     assert scratch.config == model.config
     assert not torch.allclose(scratch.pos_emb.weight, base.model.pos_emb.weight)
     with pytest.raises(ValueError, match="init_version"):

@@ -142,13 +142,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            "bert", "stories", _BERT_STORIES,
            dict(n_texts=2500, val_texts=100, seed=0, steps=1000, batch_size=64, lr=4e-3, warmup_steps=100,
                 weight_decay=0.01, grad_clip=1.0)),
-    *[Recipe(name, 1, 11, description, "reader", "world", _GPT_STORIES,
+    *[Recipe(name, 2, 11, description, "reader", "world", _GPT_STORIES,
              dict(init=init, init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400),
-                  distractors=1, max_chars=128, steps=2000, batch_size=8, lr=3e-3, weight_decay=0.0, grad_clip=1.0,
-                  seed=0, eval_every=250, val_questions=128, stories=dict(n=300, seed=2024), story_batches=4))
+                  distractors=1, max_chars=128, curriculum=((0, 3000),), steps=3600, batch_size=8, sort_window=64,
+                  lr=6e-3, weight_decay=0.0, grad_clip=1.0, seed=0, eval_every=300, val_questions=128,
+                  stories=dict(n=300, seed=2024), story_batches=4))
       for name, init, description in [
           ("gpt-reader", "gpt-stories", "gpt-stories fine-tuned to answer a question from a passage (13,340 "
-           "questions about the entities of World seed 1), answer tokens only; 13 characters added"),
+           "questions about the entities of World seed 1), answer tokens only; 13 characters added; the gold "
+           "sentence alone for 3,000 steps, then with a distractor for 600"),
           ("gpt-reader-scratch", "random", "the same model and training as gpt-reader from random weights "
            "(Chapter 11's control)")]],
     # Chapter 12: gpt-reader's data, learned through LoRA layers alone (llmcourse.lora.train_reader_adapter); a LoRA

@@ -56,6 +56,24 @@ def _batches(n: int, size: int, steps: int, generator: torch.Generator, desc: st
             bar.update(1)
 
 
+def _fit(module: nn.Module, n: int, batch_loss, *, steps: int, batch_size: int, lr: float, seed: int, desc: str,
+         progress: bool) -> list[float]:
+    """``steps`` AdamW steps on ``batch_loss(indices)``, a scalar loss of a batch of ``range(n)`` (:func:`_batches`,
+    seeded by ``seed``); trains ``module`` in place and returns every step's loss."""
+    opt = torch.optim.AdamW(module.parameters(), lr=positive("lr", lr), weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    module.train()
+    for b in _batches(n, positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g, desc, progress):
+        loss = batch_loss(b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    module.eval()
+    return losses
+
+
 def supervised_finetune(model: nn.Module, task: EndingTask, x: torch.Tensor, y: torch.Tensor, *, steps: int,
                         batch_size: int = 32, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> list[float]:
     """SFT: ``steps`` AdamW steps on ``−mean log π(y | x)`` of demonstrations ``x (N, P)``, ``y (N,)``.
@@ -66,19 +84,8 @@ def supervised_finetune(model: nn.Module, task: EndingTask, x: torch.Tensor, y: 
     """
     tensor("x", x, "(N, P)", dtype="long")
     tensor("y", y, f"({x.shape[0]},)", dtype="long")
-    opt = torch.optim.AdamW(model.parameters(), lr=positive("lr", lr), weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    for b in _batches(len(x), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g, "SFT",
-                      progress):
-        loss = -policy_logprob(model, task, x[b], y[b]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    return _fit(model, len(x), lambda b: -policy_logprob(model, task, x[b], y[b]).mean(), steps=steps,
+                batch_size=batch_size, lr=lr, seed=seed, desc="SFT", progress=progress)
 
 
 @dataclass(frozen=True)
@@ -152,21 +159,13 @@ def train_reward_model(rm: RewardModel, task: EndingTask, pairs: Pairs, *, steps
 
     Chapter 14 — Learning from preferences.
     """
-    opt = torch.optim.AdamW(rm.parameters(), lr=positive("lr", lr), weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    rm.train()
-    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g,
-                      "reward model", progress):
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
         p = pairs[b]
         both = rm.score(task, torch.cat([p.x, p.x]), torch.cat([p.chosen, p.rejected]))
-        loss = bradley_terry_loss(both[:len(b)], both[len(b):])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    rm.eval()
-    return losses
+        return bradley_terry_loss(both[:len(b)], both[len(b):])
+
+    return _fit(rm, len(pairs), batch_loss, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                desc="reward model", progress=progress)
 
 
 def train_reinforce(policy: nn.Module, reference: nn.Module, reward_model: RewardModel, task: EndingTask,
@@ -229,18 +228,10 @@ def train_dpo(policy: nn.Module, task: EndingTask, pairs: Pairs, reference: tupl
     ref_chosen, ref_rejected = reference
     tensor("reference[0]", ref_chosen, f"({len(pairs)},)", dtype="float")
     tensor("reference[1]", ref_rejected, f"({len(pairs)},)", dtype="float")
-    opt = torch.optim.AdamW(policy.parameters(), lr=positive("lr", lr), weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    policy.train()
-    for b in _batches(len(pairs), positive_int("batch_size", batch_size), int_at_least("steps", steps, 0), g,
-                      f"DPO, β = {beta:g}", progress):
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
         p = pairs[b]
         both = policy_logprob(policy, task, torch.cat([p.x, p.x]), torch.cat([p.chosen, p.rejected]))
-        loss, _ = dpo_loss(both[:len(b)], both[len(b):], ref_chosen[b], ref_rejected[b], beta)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    policy.eval()
-    return losses
+        return dpo_loss(both[:len(b)], both[len(b):], ref_chosen[b], ref_rejected[b], beta)[0]
+
+    return _fit(policy, len(pairs), batch_loss, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                desc=f"DPO, β = {beta:g}", progress=progress)

@@ -53,8 +53,11 @@ def train_reader(training: dict, *, progress: bool = True) -> tuple[GPT, object,
     ``"random"`` (the same architecture and vocabulary, weights drawn with ``training["seed"]``).
     The examples are :func:`~llmcourse.finetune.task.reading_examples` of
     ``world(**training["world"])`` with ``training["distractors"]`` and ``training["max_chars"]``;
-    :func:`~llmcourse.finetune.training.finetune` trains on them with the recipe's ``steps``,
-    ``batch_size``, ``lr``, ``weight_decay``, ``grad_clip`` and ``seed``. Every
+    ``training["curriculum"]``, ``((distractors, steps), ...)``, puts phases of the same questions
+    with other passages first (``((0, 2500),)``: 2,500 steps on the gold sentence alone).
+    :func:`~llmcourse.finetune.training.finetune` trains on them with the recipe's ``steps`` (every
+    phase's included), ``batch_size``, ``sort_window``, ``lr``, ``weight_decay``, ``grad_clip`` and
+    ``seed``. Every
     ``training["eval_every"]`` steps the history records the training loss (the mean of the steps
     since the last record), the answer loss on ``training["val_questions"]`` questions of
     ``world(seed=0)`` (held-out entities, ``val``) and the loss on held-out stories (``story``:
@@ -79,7 +82,10 @@ def train_reader(training: dict, *, progress: bool = True) -> tuple[GPT, object,
         model = GPT(model.config)
     elif cfg["init"] != "gpt-stories":
         raise ValueError(f"init must be 'gpt-stories' or 'random', got {cfg['init']!r}")
-    examples = reading_examples(world(**cfg["world"]), distractors=cfg["distractors"], max_chars=cfg["max_chars"])
+    train_world = world(**cfg["world"])
+    examples = reading_examples(train_world, distractors=cfg["distractors"], max_chars=cfg["max_chars"])
+    curriculum = [(reading_examples(train_world, distractors=d, max_chars=cfg["max_chars"]), n)
+                  for d, n in cfg.get("curriculum", ())]
     held_out = reading_examples(world(seed=0), distractors=cfg["distractors"],
                                 max_chars=cfg["max_chars"])[:cfg["val_questions"]]
     stories = corpus_text(**cfg["stories"])
@@ -104,7 +110,7 @@ def train_reader(training: dict, *, progress: bool = True) -> tuple[GPT, object,
 
     run = finetune(model, tokenizer, examples, steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                    weight_decay=cfg["weight_decay"], grad_clip=cfg["grad_clip"], seed=cfg["seed"],
-                   progress=progress, on_step=record)
+                   progress=progress, on_step=record, curriculum=curriculum, sort_window=cfg.get("sort_window", 0))
     info = dict(training=dict(cfg), steps=cfg["steps"], seconds=round(run.seconds, 1),
                 cpu_seconds=round(run.cpu_seconds, 1), train_loss=history["train"][-1],
                 val_loss=history["val"][-1], story_loss=history["story"][-1], corpus="world", examples=len(examples),

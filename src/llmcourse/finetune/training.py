@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +21,7 @@ from llmcourse._checks import eval_mode, int_at_least, non_negative, positive, p
 from llmcourse.finetune.task import END, Example
 from llmcourse.gpt import GPT, GPTConfig, configure_optimizer, lr_schedule
 from llmcourse.tokenization import CharTokenizer
+from llmcourse.training import progress_bar, set_lr
 
 IGNORE = -100        # a label that the loss skips (PyTorch's cross_entropy ignore_index)
 
@@ -184,17 +185,51 @@ class FinetuneHistory:
         return out
 
 
+def _batches(lengths: Sequence[int], batch_size: int, sort_window: int, rng: random.Random) -> Iterator[list[int]]:
+    """Batches of indices into examples of these ``lengths``, forever: without replacement, epoch
+    after epoch, each epoch in a new order drawn from ``rng`` (what an epoch leaves over opens the
+    next one's first batch). With ``sort_window`` > 0, each run of ``sort_window`` batches of an
+    epoch is sorted by length before it is cut into batches, the batches are shuffled, and what is
+    left over is dropped, so that examples of similar length share a batch."""
+    order: list[int] = []
+    while True:
+        if not sort_window:
+            if len(order) < batch_size:
+                fresh = list(range(len(lengths)))
+                rng.shuffle(fresh)
+                order += fresh
+            batch, order = order[:batch_size], order[batch_size:]
+            yield batch
+            continue
+        fresh = list(range(len(lengths)))
+        rng.shuffle(fresh)
+        batches, size = [], sort_window * batch_size
+        for first in range(0, len(fresh), size):
+            window = sorted(fresh[first:first + size], key=lambda i: lengths[i])
+            batches += [window[i:i + batch_size] for i in range(0, len(window) - batch_size + 1, batch_size)]
+        rng.shuffle(batches)
+        yield from batches or [fresh]
+
+
 def finetune(model: GPT, tokenizer, examples: Sequence[Example], *, steps: int, batch_size: int = 16,
              lr: float = 1e-3, weight_decay: float = 0.0, warmup_steps: int | None = None,
              grad_clip: float | None = 1.0, seed: int = 0, progress: bool = True,
-             on_step: Callable[[int, float], None] | None = None) -> FinetuneHistory:
+             on_step: Callable[[int, float], None] | None = None,
+             curriculum: Sequence[tuple[Sequence[Example], int]] = (), sort_window: int = 0) -> FinetuneHistory:
     """Train ``model`` on ``examples`` for ``steps`` steps of :func:`finetune_step`; answer tokens only.
 
     Batches of ``batch_size`` examples are drawn without replacement, epoch after epoch, in an
-    order seeded by ``seed``. AdamW over the *trainable* parameters (frozen ones are left out:
-    see :func:`freeze`), decay on matrices only, learning rate warmed up linearly over
-    ``warmup_steps`` (default: a tenth of the steps) then cosine-decayed to ``lr / 10``.
-    ``on_step(step, loss)`` is called after every step.
+    order seeded by ``seed`` (an example set smaller than a batch is one batch). AdamW over the
+    *trainable* parameters (frozen ones are left out: see :func:`freeze`), decay on matrices only,
+    learning rate warmed up linearly over ``warmup_steps`` (default: a tenth of the steps) then
+    cosine-decayed to ``lr / 10``. ``on_step(step, loss)`` is called after every step.
+
+    ``curriculum`` — ``((easier_examples, n_steps), ...)`` — trains on other examples first: each
+    phase for its ``n_steps``, in order, then ``examples`` for the steps left (``steps`` counts
+    them all). One optimizer and one learning-rate schedule run through every phase.
+    ``sort_window`` > 0 puts examples of similar length in the same batch (each run of
+    ``sort_window`` batches of an epoch sorted by length, the batches then shuffled): a batch is
+    padded to its longest example, so less padding is computed.
 
     Chapter 11 — Fine-tuning and transfer learning.
     """
@@ -202,40 +237,37 @@ def finetune(model: GPT, tokenizer, examples: Sequence[Example], *, steps: int, 
     positive_int("batch_size", batch_size)
     positive("lr", lr)
     non_negative("weight_decay", weight_decay)
-    if not examples:
-        raise ValueError("finetune needs at least one example")
+    int_at_least("sort_window", sort_window, 0)
+    phases = [(list(phase), int_at_least("curriculum steps", n, 0)) for phase, n in curriculum]
+    if sum(n for _, n in phases) > steps:
+        raise ValueError(f"the curriculum's phases take {sum(n for _, n in phases)} steps, more than steps={steps}")
+    if not examples or any(not phase for phase, _ in phases):
+        raise ValueError("finetune needs at least one example (in every phase of the curriculum)")
+    phases.append((list(examples), steps - sum(n for _, n in phases)))
     warmup = steps // 10 if warmup_steps is None else int_at_least("warmup_steps", warmup_steps, 0)
     if trainable_parameters(model) == 0:
         raise ValueError("every parameter of the model is frozen: nothing to fine-tune")
     optimizer = configure_optimizer(model, lr=lr, weight_decay=weight_decay)
     rng = random.Random(seed)
-    order: list[int] = []
     losses = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="fine-tuning", leave=False)
     start, cpu = time.perf_counter(), time.process_time()
-    for step in range(steps):
-        if len(order) < batch_size:
-            fresh = list(range(len(examples)))
-            rng.shuffle(fresh)
-            order += fresh
-        batch, order = order[:batch_size], order[batch_size:]
-        ids, labels = encode_examples([examples[i] for i in batch], tokenizer)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_schedule(step, max_lr=lr, min_lr=lr / 10, warmup_steps=warmup, total_steps=steps)
-        loss = finetune_step(model, optimizer, ids, labels, grad_clip=grad_clip)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} at step {step}: lower the learning rate (lr={lr})")
-        losses.append(loss)
-        if on_step is not None:
-            on_step(step, loss)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-    if bar is not None:
-        bar.close()
+    step = 0
+    with progress_bar(steps, "fine-tuning", progress) as bar:
+        for phase, phase_steps in phases:
+            batches = _batches([len(e.text) for e in phase], batch_size, sort_window, rng)
+            for _ in range(phase_steps):
+                ids, labels = encode_examples([phase[i] for i in next(batches)], tokenizer)
+                set_lr(optimizer, lr_schedule(step, max_lr=lr, min_lr=lr / 10, warmup_steps=warmup, total_steps=steps))
+                loss = finetune_step(model, optimizer, ids, labels, grad_clip=grad_clip)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss} at step {step}: "
+                                             f"lower the learning rate (lr={lr})")
+                losses.append(loss)
+                if on_step is not None:
+                    on_step(step, loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}")
+                step += 1
     model.eval()
     return FinetuneHistory(losses, time.perf_counter() - start, time.process_time() - cpu)
 
