@@ -193,3 +193,29 @@ def test_no_chapter_stores_a_stale_progress_bar():
         nbformat.v4.new_output("display_data", data={WIDGET: {"model_id": "m"}, "text/plain": "  0%|"}),
         nbformat.v4.new_output("stream", name="stdout", text="kept\n")])])
     assert drop_progress_widgets(nb) == 1 and [o["output_type"] for o in nb.cells[0].outputs] == ["stream"]
+
+
+def test_stored_source_listings_match_the_package():
+    """A chapter's `show_source` output is stored: when the package's code changes, it must be run again."""
+    import importlib
+    import inspect
+    import textwrap
+
+    listing = re.compile(r"\*From `([\w.]+)`:\*\n\n```python\n(.*)\n```", re.S)
+    stale, seen = [], 0
+    for nb_path in sorted((ROOT / "book").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb_path.read_text())["cells"]):
+            for output in cell.get("outputs", []):
+                found = listing.fullmatch("".join(output.get("data", {}).get("text/markdown", "")))
+                if not found:
+                    continue
+                seen += 1
+                module, code = found.groups()
+                source = inspect.getsource(importlib.import_module(module))
+                # show_source dedents a method: compare every line's text, in order, within the module
+                wanted = [line.strip() for line in textwrap.dedent(code).splitlines()]
+                have = [line.strip() for line in source.splitlines()]
+                if not any(have[k:k + len(wanted)] == wanted for k in range(len(have) - len(wanted) + 1)):
+                    stale.append(f"{nb_path.name} cell {i} ({module})")
+    assert seen > 50, f"only {seen} source listings found: has show_source's format changed?"
+    assert not stale, "source listings that no longer match the package (run the chapter again): " + ", ".join(stale)
