@@ -1,7 +1,8 @@
 """The course's data: the story corpus with its exact entropy floor, the World knowledge base, your own text files.
 
 * :mod:`~llmcourse.data.stories` — :func:`generate_stories`, :func:`corpus_text`,
-  :func:`logprob`, :func:`entropy_floor`, :class:`StoryConfig` (the recall knob), :class:`Story`
+  :class:`StoryConfig` (the recall knob), :class:`Story`; :mod:`~llmcourse.data.probability` —
+  :func:`logprob`, :func:`parse_story`, :func:`entropy_floor`
 * :mod:`~llmcourse.data.korean` — Korean particles chosen by the final consonant
 * :mod:`~llmcourse.data.world` — :func:`world` (invented people, towns and shops as documents with
   questions whose answer is in one document only, in versions where facts change), :func:`changed_facts`,
@@ -20,9 +21,9 @@ language_models.
 
 from llmcourse.data.files import load_text
 from llmcourse.data.korean import attach_particle, has_final_consonant, korean_particle
-from llmcourse.data.stories import (ARCS, DEFAULT_CONFIG, MOODS, SEPARATOR, EntropyFloor, Recall, Story,
-                                    StoryConfig, corpus_text, entropy_floor, generate_stories, logprob,
-                                    parse_story)
+from llmcourse.data.probability import EntropyFloor, entropy_floor, logprob, parse_story
+from llmcourse.data.stories import (ARCS, DEFAULT_CONFIG, MOODS, SEPARATOR, Recall, Story, StoryConfig, corpus_text,
+                                    generate_stories)
 from llmcourse.data.world import (QA, Change, Document, Fact, World, WorldConfig, changed_facts, split_qa,
                                   world)
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 from llmcourse._checks import is_int
 from llmcourse.data.lexicon import WORDS
-from llmcourse.data.stories import SEPARATOR, EntropyFloor, Recall
+from llmcourse.data.probability import EntropyFloor
+from llmcourse.data.stories import SEPARATOR, Recall
 
 __all__ = ["DrillConfig", "Drill", "FILLERS", "LETTERS", "NAMES", "generate_drills", "drill_text", "drill_floor"]
 

@@ -10,9 +10,11 @@ range is shown)::
 
 Every sentence is one entry of a set in :mod:`llmcourse.data.lexicon`, with random words in its
 slots. The generator adds up the log-probability of every choice, so ``story.logprob`` is the
-natural log of the probability of exactly this text, and :func:`logprob` recovers it from the
-text alone by parsing (the grammar is unambiguous: each text has at most one derivation).
+natural log of the probability of exactly this text, and :func:`~llmcourse.data.probability.logprob`
+recovers it from the text alone by parsing (the grammar is unambiguous: each text has at most one
+derivation).
 
+>>> from llmcourse.data.probability import logprob
 >>> story = generate_stories(1, seed=0)[0]
 >>> abs(logprob(story.text) - story.logprob) < 1e-9
 True
@@ -20,8 +22,8 @@ True
 **The entropy floor.** The corpus a model reads is the stories, each followed by
 :data:`SEPARATOR`. Stories are independent, and the end of a story is one of the generator's
 choices, so the best possible model — the generator itself — pays exactly ``-story.logprob``
-nats for a story *and* its separator. :func:`entropy_floor` divides the total by the number of
-characters: no model can have a lower per-character cross-entropy on this text. For the default
+nats for a story *and* its separator. :func:`~llmcourse.data.probability.entropy_floor` divides the
+total by the number of characters: no model can have a lower per-character cross-entropy on this text. For the default
 corpus it is about 0.22 nats (0.32 bits) per character; ``python -m llmcourse floor`` measures it. It is the floor
 for a model that sees each story from its start; a model with a shorter context window sits
 above it (it cannot know, say, the hero's name any more).
@@ -45,8 +47,8 @@ from llmcourse._checks import is_int
 from llmcourse.data.grammar import Grammar, Walker
 from llmcourse.data.lexicon import ARCS, MOODS, SENTENCES, WORDS
 
-__all__ = ["SEPARATOR", "ARCS", "MOODS", "StoryConfig", "DEFAULT_CONFIG", "Recall", "Story", "EntropyFloor",
-           "generate_stories", "corpus_text", "logprob", "parse_story", "entropy_floor"]
+__all__ = ["SEPARATOR", "ARCS", "MOODS", "StoryConfig", "DEFAULT_CONFIG", "Recall", "Story", "generate_stories",
+           "corpus_text"]
 
 #: What follows every story in the corpus text (and marks its end).
 SEPARATOR = "\n\n"
@@ -359,117 +361,3 @@ def corpus_text(n: int, seed: int = 0, config: StoryConfig | None = None) -> str
     3
     """
     return "".join(s.text + SEPARATOR for s in _iter_stories(n, seed, config))
-
-
-def _derivations(text: str, config: StoryConfig) -> list[tuple[float, Any]]:
-    grammar, plan = _grammar(config), _plan(config)
-    done: list[tuple[float, Any]] = []
-    stack: list[tuple[int, tuple[int, int], dict, float, Any]] = [(0, (0, 0), {}, 0.0, None)]
-    while stack:
-        pos, state, mem, lp, trace = stack.pop()
-        moves = plan.moves(state)
-        for i, (nxt, set_name, _) in enumerate(moves.steps):
-            lp2, trace2 = lp + moves.logps[i], (i, trace)
-            if nxt is None:
-                if pos == len(text):
-                    done.append((lp2, trace2))
-                continue
-            start = pos
-            if pos > 0:
-                if not text.startswith(" ", pos):
-                    continue
-                start += 1
-            if "{" in set_name:
-                try:
-                    set_name = set_name.format_map(mem)
-                except KeyError:
-                    continue
-            for end, lp3, mem3, trace3 in grammar.match(set_name, text, start, mem, lp2, trace2):
-                stack.append((end, nxt, mem3, lp3, trace3))
-    return done
-
-
-def logprob(text: str, config: StoryConfig | None = None) -> float:
-    """Natural log of the probability that the generator writes exactly ``text`` as one story.
-
-    ``-math.inf`` for any text it cannot write (a changed word, a cut story, a story followed
-    by :data:`SEPARATOR`, ...).
-
-    >>> story = generate_stories(1, seed=3)[0]
-    >>> logprob(story.text) == story.logprob, logprob(story.text[:-1])
-    (True, -inf)
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"logprob expects the story text as a str, got {type(text).__name__}")
-    found = _derivations(text, _check_config(config))
-    if not found:
-        return -math.inf
-    if len(found) == 1:
-        return found[0][0]
-    top = max(lp for lp, _ in found)  # never happens with the shipped grammar (it is unambiguous)
-    return top + math.log(math.fsum(math.exp(lp - top) for lp, _ in found))
-
-
-def parse_story(text: str, config: StoryConfig | None = None) -> Story:
-    """Recover the :class:`Story` (labels, recalls, Korean) from its English text.
-
-    Raises ``ValueError`` if the generator cannot write ``text``.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"parse_story expects the story text as a str, got {type(text).__name__}")
-    config = _check_config(config)
-    found = _derivations(text, config)
-    if not found:
-        raise ValueError(f"the story generator cannot write this text: {text[:60]!r}...")
-    lp, trace = max(found, key=lambda d: d[0])
-    choices: list[int] = []
-    while trace is not None:
-        i, trace = trace
-        choices.append(i)
-    w = Walker(_grammar(config), forced=iter(reversed(choices)), tracked=_TRACKED)
-    _, marks = _run(w, _plan(config))
-    story = _story(w, marks, config)
-    return Story(story.text, logprob(text, config) if len(found) > 1 else story.logprob, story.labels,
-                 story.recalls, config, story.trace)
-
-
-@dataclass(frozen=True)
-class EntropyFloor:
-    """The corpus entropy floor: the per-character cross-entropy of the true distribution.
-
-    ``nats_per_char = total_nats / n_chars`` where ``total_nats`` is the sum of ``-logprob``
-    over the stories and ``n_chars`` counts every story and its separator. ``stderr`` is the
-    standard error of ``nats_per_char`` as an estimate of the generator's entropy rate.
-    """
-
-    nats_per_char: float
-    bits_per_char: float
-    n_chars: int
-    n_stories: int
-    total_nats: float
-    chars_per_story: float
-    stderr: float
-
-
-def entropy_floor(n_stories: int = 2000, seed: int = 0, config: StoryConfig | None = None) -> EntropyFloor:
-    """The lowest loss any model can reach on ``corpus_text(n_stories, seed, config)``.
-
-    Exactly the cross-entropy, in nats per character, of the generator itself on that text —
-    for a model that reads each story from its start (see the module docstring).
-
-    >>> floor = entropy_floor(200, seed=0)
-    >>> floor.n_chars == len(corpus_text(200, seed=0))
-    True
-    """
-    if _whole(n_stories) is None or n_stories < 1:
-        raise ValueError(f"n_stories must be an int >= 1, got {n_stories!r}")
-    nats, chars = [], []
-    for s in _iter_stories(n_stories, seed, config):
-        nats.append(-s.logprob)
-        chars.append(len(s.text) + len(SEPARATOR))
-    total, n_chars = math.fsum(nats), sum(chars)
-    rate = total / n_chars
-    n = len(nats)
-    spread = math.fsum((x - rate * y) ** 2 for x, y in zip(nats, chars)) / max(n - 1, 1)
-    stderr = math.sqrt(spread / n) / (n_chars / n)
-    return EntropyFloor(rate, rate / math.log(2), n_chars, n, total, n_chars / n, stderr)
