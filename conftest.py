@@ -33,14 +33,15 @@ def pytest_collection_finish(session):
 
     # Parallel workers share the cache (LLMCOURSE_CACHE is set before they start) and each model is
     # trained once under a file lock, the others waiting for it. Even workers start with the chain
-    # gpt-stories → gpt-reader → gpt-reader-lora (each trained from the last), odd workers with the
-    # models that need nothing, so that two workers train two different models at once and both
-    # finish at about the same time (one-thread training times: 234 + 74 + 43 + 51 s against
-    # 199 + 150 + 74 s). Each worker then goes through every model, loading what the other trained.
+    # gpt-stories → gpt-reader, gpt-reader-sentence → gpt-reader-lora (trained from gpt-stories and
+    # from gpt-reader-sentence), odd workers with the models that need nothing or only gpt-stories,
+    # so that two workers train two different models at once and both finish at about the same
+    # time (one-thread training times, s: 234 + 138 + 60 + 25 + 51 against 199 + 150 + 138). Each
+    # worker then goes through every model, loading what the other trained.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     odd = worker[2:].isdigit() and int(worker[2:]) % 2
     first = (["lstm-drills", "gpt-drills", "gpt-reader-scratch"] if odd
-             else ["gpt-stories", "gpt-reader", "gpt-reader-lora", "bert-stories"])
+             else ["gpt-stories", "gpt-reader", "gpt-reader-sentence", "gpt-reader-lora", "bert-stories"])
     for name in dict.fromkeys(first + sorted(zoo.RECIPES)):
         start = time.perf_counter()
         model = zoo.load_pretrained(name, progress=False)

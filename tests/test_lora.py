@@ -300,7 +300,8 @@ def test_train_reader_adapter_on_a_tiny_recipe(monkeypatch):
 
     tok = CharTokenizer(corpus_text(5, seed=1))
     base = zoo.Pretrained("gpt-stories", _gpt(tok.vocab_size, block_size=128), tok, {}, {})
-    monkeypatch.setattr(zoo, "load_pretrained", lambda name, **kw: base)
+    asked = []
+    monkeypatch.setattr(zoo, "load_pretrained", lambda name, **kw: asked.append(name) or base)
     cfg = dict(init_version=zoo.RECIPES["gpt-stories"].version, world=dict(seed=2, n_people=4, n_towns=2, n_shops=1),
                distractors=1, max_chars=128, steps=4, batch_size=2, lr=1e-2, weight_decay=0.0, grad_clip=1.0, seed=0,
                eval_every=2, val_questions=8, stories=dict(n=5, seed=1), story_batches=1,
@@ -315,3 +316,9 @@ def test_train_reader_adapter_on_a_tiny_recipe(monkeypatch):
     assert all(torch.equal(p, before[n]) for n, p in plain.items())                      # the base did not move
     with pytest.raises(ValueError, match="gpt-stories version"):
         lora.train_reader_adapter(dict(cfg, init_version=-1), progress=False)
+    assert asked == ["gpt-stories"]                                                   # the default base
+    on_reader = dict(cfg, base="gpt-reader-sentence", init_version=zoo.RECIPES["gpt-reader-sentence"].version)
+    lora.train_reader_adapter(on_reader, progress=False)
+    assert asked[-1] == "gpt-reader-sentence"
+    with pytest.raises(ValueError, match="gpt-reader-sentence version"):
+        lora.train_reader_adapter(dict(on_reader, init_version=-1), progress=False)

@@ -51,7 +51,7 @@ What each module holds:
   World, vocabulary extension, answer-only loss, freezing, the loop, exact match; the zoo's readers.
 * ``lora`` — low-rank adaptation: the LoRA layer (frozen W, Kaiming-uniform A, zero B, α/r or rsLoRA's α/√r,
   dropout on its path), injection by module name, merge and unmerge, the adapter alone as safetensors, peft's
-  adapter files; the zoo's ``gpt-reader-lora``.
+  adapter files; the zoo's ``gpt-reader-lora`` (on ``gpt-reader-sentence``).
 * ``rag`` — retrieval-augmented generation: chunking with overlap, TF-IDF and BM25 from scratch, dense
   retrievers through our BERT, rank fusion, brute-force, FAISS and LanceDB indexes, a cross-encoder reranker,
   prompts within a budget with citations, recall@k, MRR and exact match.

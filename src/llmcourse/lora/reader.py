@@ -1,11 +1,11 @@
-"""The zoo's ``gpt-reader-lora``: ``gpt-stories`` with a LoRA adapter trained to read (Chapter 12).
+"""The zoo's ``gpt-reader-lora``: a base model with a LoRA adapter trained to read (Chapter 12).
 
 :func:`train_reader_adapter` is what ``llmcourse.zoo.load_pretrained("gpt-reader-lora")`` runs once
 and caches: Chapter 11's reading-comprehension examples of the World with seed 1
-(:data:`llmcourse.finetune.READER_WORLD`), learned by ``gpt-stories`` (its vocabulary extended by
-:data:`~llmcourse.finetune.WORLD_CHARACTERS`) through LoRA layers alone — the pretrained weights stay
-as they were. The zoo keeps the whole model (base and adapter, in its LoRA layers);
-:func:`~llmcourse.lora.save_adapter` takes the adapter out of it.
+(:data:`llmcourse.finetune.READER_WORLD`), learned through LoRA layers alone by a base from the zoo —
+``gpt-reader-sentence``, which reads a passage of one sentence, learning to read past a distractor —
+whose weights stay as they were. The zoo keeps the whole model (base and adapter, in its LoRA
+layers); :func:`~llmcourse.lora.save_adapter` takes the adapter out of it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ def train_reader_adapter(training: dict, *, progress: bool = True) -> tuple[nn.M
     """Train a LoRA reader as the zoo recipe ``training`` says; returns ``(model, tokenizer, info, history)``.
 
     ``training["adapter"]`` holds :func:`~llmcourse.lora.inject_lora`'s arguments (``targets``,
-    ``r``, ``alpha``, ``rslora``, ``dropout``, ``seed``); the rest are the keys of Chapter 11's
-    reader recipes: ``init_version`` (of ``gpt-stories``), ``world``, ``distractors``, ``max_chars``,
-    ``steps``, ``batch_size``, ``lr``, ``weight_decay``, ``grad_clip``, ``seed``, and for the history,
+    ``r``, ``alpha``, ``rslora``, ``dropout``, ``seed``); ``training["base"]`` names the zoo model
+    it is injected into (default ``"gpt-stories"``; its vocabulary is extended by
+    :data:`~llmcourse.finetune.WORLD_CHARACTERS` where it lacks them), and ``init_version`` is the
+    base's recipe version the recipe was written for. The rest are the keys of Chapter 11's reader
+    recipes: ``world``, ``distractors``, ``max_chars``, ``steps``, ``batch_size``, ``sort_window``
+    (default 0), ``lr``, ``weight_decay``, ``grad_clip``, ``seed``, and for the history,
     every ``eval_every`` steps, the answer loss on ``val_questions`` questions of ``world(seed=0)``
     (``val``) and the loss on held-out stories with the adapter on (``story``).
 
@@ -34,10 +37,11 @@ def train_reader_adapter(training: dict, *, progress: bool = True) -> tuple[nn.M
     from llmcourse.zoo import RECIPES, load_pretrained
 
     cfg = training
-    if cfg["init_version"] != RECIPES["gpt-stories"].version:
-        raise ValueError(f"the gpt-reader-lora recipe was written for gpt-stories version {cfg['init_version']}, "
-                         f"the zoo's is {RECIPES['gpt-stories'].version}: update the recipe and its version")
-    base = load_pretrained("gpt-stories", progress=progress)
+    base_name = cfg.get("base", "gpt-stories")
+    if cfg["init_version"] != RECIPES[base_name].version:
+        raise ValueError(f"the gpt-reader-lora recipe was written for {base_name} version {cfg['init_version']}, "
+                         f"the zoo's is {RECIPES[base_name].version}: update the recipe and its version")
+    base = load_pretrained(base_name, progress=progress)
     model, tokenizer = ft.extend_vocabulary(base.model, base.tokenizer, ft.WORLD_CHARACTERS)
     inject_lora(model, **cfg["adapter"])
     examples = ft.reading_examples(world(**cfg["world"]), distractors=cfg["distractors"], max_chars=cfg["max_chars"])
@@ -65,7 +69,7 @@ def train_reader_adapter(training: dict, *, progress: bool = True) -> tuple[nn.M
 
     run = ft.finetune(model, tokenizer, examples, steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                       weight_decay=cfg["weight_decay"], grad_clip=cfg["grad_clip"], seed=cfg["seed"],
-                      progress=progress, on_step=record)
+                      progress=progress, on_step=record, sort_window=cfg.get("sort_window", 0))
     counts = lora_parameters(model)
     info = dict(training=dict(cfg), steps=cfg["steps"], seconds=round(run.seconds, 1),
                 cpu_seconds=round(run.cpu_seconds, 1), train_loss=history["train"][-1], val_loss=history["val"][-1],

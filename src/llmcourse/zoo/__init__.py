@@ -1,4 +1,4 @@
-"""The model zoo: trained once, cached on disk (Chapters 04–12: lstm-drills in 04, gpt-drills and gpt-stories in 07, bert-stories in 09, gpt-reader and gpt-reader-scratch in 11, gpt-reader-lora in 12).
+"""The model zoo: trained once, cached on disk (Chapters 04–12: lstm-drills in 04, gpt-drills and gpt-stories in 07, bert-stories in 09, gpt-reader and gpt-reader-scratch in 11, gpt-reader-sentence and gpt-reader-lora in 12).
 
 Later chapters need a model trained in an earlier one. ``load_pretrained("gpt-stories")`` trains
 it deterministically on first use (a progress bar shows it; a few minutes on a 2-core CPU) and
@@ -19,11 +19,12 @@ with ``allow_training=False`` it is a :class:`CacheError` instead. Files of the 
 format (``<name>-v<version>.pt``) are never read. The torch version is recorded, not checked: a
 torch update changes the last bits of training, not what the weights mean.
 
->>> sorted(RECIPES)
-['bert-stories', 'gpt-drills', 'gpt-reader', 'gpt-reader-lora', 'gpt-reader-scratch', 'gpt-stories', 'lstm-drills']
+>>> sorted(RECIPES)  # doctest: +NORMALIZE_WHITESPACE
+['bert-stories', 'gpt-drills', 'gpt-reader', 'gpt-reader-lora', 'gpt-reader-scratch', 'gpt-reader-sentence',
+ 'gpt-stories', 'lstm-drills']
 >>> {name: recipe.chapter for name, recipe in sorted(RECIPES.items())}  # doctest: +NORMALIZE_WHITESPACE
 {'bert-stories': 9, 'gpt-drills': 7, 'gpt-reader': 11, 'gpt-reader-lora': 12, 'gpt-reader-scratch': 11,
- 'gpt-stories': 7, 'lstm-drills': 4}
+ 'gpt-reader-sentence': 12, 'gpt-stories': 7, 'lstm-drills': 4}
 """
 
 from __future__ import annotations
