@@ -219,3 +219,13 @@ def test_stored_source_listings_match_the_package():
                     stale.append(f"{nb_path.name} cell {i} ({module})")
     assert seen > 50, f"only {seen} source listings found: has show_source's format changed?"
     assert not stale, "source listings that no longer match the package (run the chapter again): " + ", ".join(stale)
+
+
+def test_no_chapter_stores_a_warning():
+    """What a chapter printed to stderr (a library's warning, a traceback) is not for the reader: silence its cause."""
+    noisy = [f"{nb_path.name} cell {i}: {''.join(output['text'])[:80]!r}"
+             for nb_path in sorted((ROOT / "book").glob("*.ipynb"))
+             for i, cell in enumerate(json.loads(nb_path.read_text())["cells"])
+             for output in cell.get("outputs", [])
+             if output.get("output_type") == "stream" and output.get("name") == "stderr"]
+    assert not noisy, "chapters store output on stderr: " + "; ".join(noisy)
