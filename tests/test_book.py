@@ -62,6 +62,17 @@ def _built_files(html_dir: Path) -> list[Path]:
             and "mathjax" not in p.parts]
 
 
+def test_every_page_includes_each_script_once(build):
+    """A script included twice redeclares its constants: the browser logs a SyntaxError on every page."""
+    html_dir, _ = build
+    pages = sorted(html_dir.rglob("*.html"))
+    twice = []
+    for page in pages:
+        scripts = re.findall(r"<script[^>]*>.*?</script>", page.read_text(encoding="utf-8"), re.S)
+        twice += [f"{page.relative_to(html_dir)}: {s[:90]}" for s in set(scripts) if scripts.count(s) > 1]
+    assert len(pages) > 15 and not twice, "scripts included twice: " + "; ".join(twice[:5])
+
+
 def test_build_has_no_warnings(build):
     _, log = build
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
