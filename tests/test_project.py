@@ -137,12 +137,16 @@ def test_learner_lab_hides_instructor_tools():
     page = json.loads((ROOT / ".jupyter-learner/labconfig/page_config.json").read_text())
     disabled = {k for k, v in page["disabledExtensions"].items() if v}
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled
+    assert "@jupyter/nbgrader:menu" in disabled                      # its items all open instructor tools
+    assert "@jupyterlab/apputils-extension:announcements" in disabled  # no news pop-up asking to go online
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
-    # The plugin ids must exist in the installed nbgrader bundle, or disabling them does nothing.
-    bundle = Path(sys.prefix, "share/jupyter/labextensions/@jupyter/nbgrader/static")
-    text = "".join(p.read_text(errors="ignore") for p in bundle.glob("*.js"))
+    # The plugin ids must exist in the installed bundles (nbgrader's, JupyterLab's), or disabling them does nothing.
+    bundles = {"@jupyter/nbgrader:": "share/jupyter/labextensions/@jupyter/nbgrader/static",
+               "@jupyterlab/": "share/jupyter/lab/static"}
     for plugin in disabled:
-        assert f'"{plugin}"' in text, f"{plugin} is not a plugin of the installed nbgrader"
+        folder = next(f for prefix, f in bundles.items() if plugin.startswith(prefix))
+        text = "".join(p.read_text(errors="ignore") for p in Path(sys.prefix, folder).glob("*.js"))
+        assert plugin in text, f"{plugin} is not a plugin of the installed {folder}"
 
 
 def test_every_solution_notebook_is_well_tagged():
