@@ -73,6 +73,25 @@ def test_every_page_includes_each_script_once(build):
     assert len(pages) > 15 and not twice, "scripts included twice: " + "; ".join(twice[:5])
 
 
+def test_korean_font_is_served_and_covers_every_hangul_character(build):
+    """Without a system CJK font, Hangul the bundled font lacks would show as empty boxes."""
+    from fontTools.ttLib import TTFont
+
+    html_dir, _ = build
+    css = (html_dir / "_static" / "korean.css").read_text(encoding="utf-8")
+    fonts = [html_dir / "_static" / url for url in re.findall(r'url\("([^"]+)"\)', css)]
+    assert len(fonts) == 2 and all(f.is_file() for f in fonts), fonts
+    pages = [p for p in sorted(html_dir.rglob("*.html"))              # the book's pages, not the theme's
+             if "_static" not in p.parts and 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")]
+    plain = [p.name for p in pages if "korean.css" not in p.read_text(encoding="utf-8")]
+    assert len(pages) > 15 and not plain, f"pages without the Korean font's CSS: {plain}"
+    used = {c for p in pages for c in _visible_text(p) if 0xAC00 <= ord(c) <= 0xD7A3 or 0x3131 <= ord(c) <= 0x318E}
+    assert len(used) > 300, f"only {len(used)} Hangul characters in the book?"
+    for font in fonts:
+        missing = sorted(c for c in used if ord(c) not in TTFont(font).getBestCmap())
+        assert not missing, f"{font.name} lacks {''.join(missing[:40])}: make it again (_static/fonts/README.md)"
+
+
 def test_build_has_no_warnings(build):
     _, log = build
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
