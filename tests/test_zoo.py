@@ -425,3 +425,10 @@ def test_trains_even_where_gradients_are_switched_off(tiny):
     with torch.no_grad():                     # as in Chapter 00, which only runs a model
         trained = zoo.load_pretrained("tiny", progress=False)
     assert CALLS == ["tiny"] and trained.path.exists() and len(trained.history["train"]) >= 2
+
+
+def test_every_reader_learns_from_the_readers_world():
+    from llmcourse.finetune import READER_WORLD
+
+    readers = [r for r in zoo.RECIPES.values() if r.kind == "reader"]
+    assert len(readers) == 4 and all(r.training["world"] == READER_WORLD for r in readers)

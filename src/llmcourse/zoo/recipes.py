@@ -14,6 +14,7 @@ import torch
 
 from llmcourse.tokenization import CharTokenizer, Tokenizer
 
+
 @dataclass(frozen=True)
 class Recipe:
     """How to build and train one zoo model. ``version`` changes whenever the result would.
@@ -55,6 +56,8 @@ _DRILL_GPT = _GPT_STORIES
 # gain from pretraining when fine-tuned) and 43 % on sentence pairs. The learning rate matters: 3e-3, 4e-3, 5e-3
 # and 7e-3 gave 40, 43, 39 and 28 % in 1,000 steps.
 _BERT_STORIES = dict(max_len=64, n_layers=2, n_heads=4, d_model=64, fast=True)
+# The World every reader learns from (llmcourse.finetune.READER_WORLD: other entities than the chapters' seed 0).
+_READER_WORLD = dict(seed=1, n_people=1800, n_towns=700, n_shops=1400)
 
 # Recipe(name, version, chapter that introduces it, description, kind, corpus, model_config, training)
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
@@ -79,7 +82,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            dict(n_texts=2500, val_texts=100, seed=0, steps=1000, batch_size=64, lr=4e-3, warmup_steps=100,
                 weight_decay=0.01, grad_clip=1.0)),
     *[Recipe(name, 3, 11, description, "reader", "world", _GPT_STORIES,
-             dict(init=init, init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400),
+             dict(init=init, init_version=2, world=_READER_WORLD,
                   distractors=1, max_chars=128, curriculum=((0, 4500),), steps=6000, batch_size=8, sort_window=64,
                   lr=6e-3, weight_decay=0.0, grad_clip=1.0, seed=0, eval_every=500, val_questions=128,
                   stories=dict(n=300, seed=2024), story_batches=4))
@@ -97,7 +100,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("gpt-reader-sentence", 1, 12, "gpt-stories fine-tuned to answer a question from its gold sentence alone "
            "(gpt-reader's first phase, as a run of its own); gpt-reader-lora's base",
            "reader", "world", _GPT_STORIES,
-           dict(init="gpt-stories", init_version=2, world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400),
+           dict(init="gpt-stories", init_version=2, world=_READER_WORLD,
                 distractors=0, max_chars=128, steps=3000, batch_size=8, sort_window=64, lr=6e-3, weight_decay=0.0,
                 grad_clip=1.0, seed=0, eval_every=500, val_questions=128, stories=dict(n=300, seed=2024),
                 story_batches=4)),
@@ -105,7 +108,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            "alone (rank 8 on every linear layer, 14.5 % of the weights); the base's weights untouched",
            "reader", "world", _GPT_STORIES,
            dict(base="gpt-reader-sentence", init_version=1,
-                world=dict(seed=1, n_people=1800, n_towns=700, n_shops=1400), distractors=1, max_chars=128,
+                world=_READER_WORLD, distractors=1, max_chars=128,
                 steps=1000, batch_size=8, sort_window=64, lr=1e-2, weight_decay=0.0, grad_clip=1.0, seed=0,
                 eval_every=250, val_questions=128, stories=dict(n=300, seed=2024), story_batches=4,
                 adapter=dict(targets=["qkv", "proj", "fc"], r=8, alpha=16))),
