@@ -166,7 +166,9 @@ def test_math_renders_offline_and_search_works(build):
 
 # --- the glossary: every term a chapter introduces, English with its Korean equivalent -----------
 
-TERM_RE = re.compile(r"\*([A-Za-z][^*()\n]*?) \(([^()\n]*[\uac00-\ud7a3][^()\n]*)\)\*")
+# An introduction is *{term}`English` (한국어)*: the term links to its glossary entry. The braces are
+# optional here so that an unlinked introduction is still found (and failed by the test below).
+TERM_RE = re.compile(r"\*(\{term\}`)?([A-Za-z][^*()\n`{}]*?)`? \(([^()\n]*[\uac00-\ud7a3][^()\n]*)\)\*")
 
 
 def glossary_entries() -> dict[str, str]:
@@ -184,29 +186,42 @@ def glossary_entries() -> dict[str, str]:
     return entries
 
 
-def introduced_terms() -> set[tuple[str, str, str]]:
-    """(chapter, english, korean) for every *term (한국어)* in the chapters' markdown cells."""
+def introduced_terms() -> set[tuple[str, str, str, bool]]:
+    """(chapter, english, korean, linked) for every *term (한국어)* in the chapters' markdown cells."""
     found = set()
     for nb_path in sorted([*(ROOT / "book").glob("ch*.ipynb"), *(ROOT / "book").glob("appendix_*.ipynb")]):
         for cell in json.loads(nb_path.read_text())["cells"]:
             if cell["cell_type"] == "markdown":
-                for en, ko in TERM_RE.findall("".join(cell["source"])):
-                    found.add((nb_path.stem, " ".join(en.split()), ko.strip()))
+                for link, en, ko in TERM_RE.findall("".join(cell["source"])):
+                    found.add((nb_path.stem, " ".join(en.split()), ko.strip(), bool(link)))
     return found
 
 
 def test_glossary_lists_every_introduced_term():
     entries = glossary_entries()
     assert len(entries) >= 20 and all(entries.values())
-    missing = [f"{ch}: {en} ({ko})" for ch, en, ko in sorted(introduced_terms())
+    missing = [f"{ch}: {en} ({ko})" for ch, en, ko, _ in sorted(introduced_terms())
                if entries.get(en.lower()) != ko]
     assert not missing, "terms introduced in chapters but missing from (or different in) the glossary:\n" + "\n".join(missing)
 
 
 def test_every_chapter_introduces_terms_in_both_languages():
-    chapters = {ch for ch, _, _ in introduced_terms()}
+    chapters = {ch for ch, _, _, _ in introduced_terms()}
     appendices = {Path(f).name for f in toc_files() if Path(f).name.startswith("appendix_")}
     assert chapters == set(chapter_slugs()) | appendices, "a chapter introduces no *term (한국어)*"
+
+
+def test_every_introduced_term_links_to_the_glossary():
+    unlinked = [f"{ch}: *{en} ({ko})*" for ch, en, ko, linked in sorted(introduced_terms()) if not linked]
+    assert not unlinked, ("write a term's introduction as *{term}`English` (한국어)* so it links to the "
+                          "glossary:\n" + "\n".join(unlinked))
+
+
+def test_chapters_link_their_terms_to_the_glossary(build):
+    html_dir, _ = build
+    for ch in sorted({ch for ch, _, _, _ in introduced_terms()}):
+        page = (html_dir / "book" / f"{ch}.html").read_text(encoding="utf-8")
+        assert 'href="glossary.html#term-' in page, f"book/{ch}.html links no term to the glossary"
 
 
 def test_no_chapter_stores_a_stale_progress_bar():
