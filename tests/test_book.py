@@ -274,3 +274,91 @@ def test_no_chapter_stores_a_warning():
              for output in cell.get("outputs", [])
              if output.get("output_type") == "stream" and output.get("name") == "stderr"]
     assert not noisy, "chapters store output on stderr: " + "; ".join(noisy)
+
+
+# --- the chapter frame: goals, prerequisites and time at the top; the exercise at the end ----------
+
+CODE_LINE_LIMIT = 88  # characters: a code cell's line fits the content width at 1366 px (see _static/book.css)
+
+
+def _chapter_notebooks() -> list[Path]:
+    return [ROOT / f"{f}.ipynb" for f in toc_files() if re.match(r"(ch\d\d|appendix_[a-z])_", Path(f).name)]
+
+
+def _markdown(nb_path: Path) -> list[str]:
+    return ["".join(c["source"]) for c in json.loads(nb_path.read_text())["cells"] if c["cell_type"] == "markdown"]
+
+
+def exercise_points(slug: str) -> int:
+    """The points an exercise is worth: the sum of its graded test cells' ``points:N`` tags."""
+    nb = json.loads((ROOT / "solutions" / slug / f"{slug}.ipynb").read_text())
+    return sum(int(tag.split(":")[1]) for cell in nb["cells"] for tag in cell["metadata"].get("tags", [])
+               if tag.startswith("points:"))
+
+
+def _measured_run_seconds(nb_path: Path) -> float | None:
+    """The run time a chapter's last cells printed ("chapter ran in 56 s"), if it prints one."""
+    for cell in json.loads(nb_path.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            found = re.search(r"(?:chapter|appendix) ran in (\d+) s", "".join(output.get("text", "")))
+            if found:
+                return float(found.group(1))
+    return None
+
+
+@pytest.mark.parametrize("nb_path", _chapter_notebooks(), ids=lambda p: p.stem)
+def test_chapter_opens_with_goals_prerequisites_and_time(nb_path):
+    cells = _markdown(nb_path)[:2]
+    glance = next((c for c in cells if c.lstrip().startswith(":::{admonition} At a glance")
+                   or "\n:::{admonition} At a glance" in c), None)
+    assert glance, f"{nb_path.name}: no ':::{{admonition}} At a glance' block in its first two markdown cells"
+    for label in ("**Goals.**", "**Prerequisites.**", "**Time.**"):
+        assert label in glance, f"{nb_path.name}: the at-a-glance block has no {label} paragraph"
+    goals = glance.split("**Goals.**")[1].split("**Prerequisites.**")[0]
+    assert len(re.findall(r"^\s*[-*] ", goals, re.M)) >= 3, f"{nb_path.name}: list at least three goals"
+    prereq = glance.split("**Prerequisites.**")[1].split("**Time.**")[0]
+    number = re.match(r"ch(\d\d)_", nb_path.name)
+    earlier = [int(n) for n in re.findall(r"\(ch(\d\d)_\w+\.ipynb\)", prereq)]
+    if number and int(number.group(1)) > 0:
+        assert earlier, f"{nb_path.name}: prerequisites link no earlier chapter"
+        assert all(n < int(number.group(1)) for n in earlier), f"{nb_path.name}: a prerequisite is a later chapter"
+    time_text = glance.split("**Time.**")[1].split("\n:::")[0]
+    assert "minutes" in time_text, f"{nb_path.name}: the Time paragraph gives no reading/exercise minutes"
+    measured = _measured_run_seconds(nb_path)
+    if measured is not None:
+        stated = [float(s) for s in re.findall(r"(\d+) s\b", time_text)]
+        stated += [60 * float(m) for m in re.findall(r"(\d+(?:\.\d+)?) minutes? (?:to run|of running)", time_text)]
+        assert any(measured / 1.5 <= s <= measured * 1.5 for s in stated), (
+            f"{nb_path.name}: the Time paragraph should state the run time its last cells measured ({measured:.0f} s)")
+
+
+@pytest.mark.parametrize("slug", chapter_slugs())
+def test_chapter_ends_with_its_exercise(slug):
+    cells = _markdown(ROOT / "book" / f"{slug}.ipynb")
+    headings = [(i, h) for i, c in enumerate(cells) for h in re.findall(r"^## (.+)$", c, re.M)]
+    assert headings and headings[-1][1].strip() == "Exercise", f"{slug}: the last section is not '## Exercise'"
+    section = "\n".join(cells[headings[-1][0]:])
+    section = section[section.index("## Exercise"):]
+    assert f"<../notebooks/{slug}/{slug}.ipynb>`" in section, f"{slug}: the Exercise section has no download link"
+    points = exercise_points(slug)
+    assert re.search(rf"\*\*{points} points\*\*", section), f"{slug}: the Exercise section should say **{points} points**"
+    assert re.search(r"about \d+ minutes", section), f"{slug}: the Exercise section gives no estimated time"
+    assert "make lab" in section and "Validate" in section, f"{slug}: say how to open and check the exercise"
+
+
+@pytest.mark.parametrize("nb_path", _chapter_notebooks(), ids=lambda p: p.stem)
+def test_chapter_code_fits_the_page(nb_path):
+    """Code lines at most CODE_LINE_LIMIT characters, so a reader never scrolls a code cell sideways."""
+    long = [f"cell {i}: {len(line)} chars: {line.strip()[:60]}"
+            for i, cell in enumerate(json.loads(nb_path.read_text())["cells"]) if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > CODE_LINE_LIMIT]
+    assert not long, f"{nb_path.name}: code lines over {CODE_LINE_LIMIT} characters:\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("nb_path", _chapter_notebooks(), ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(nb_path):
+    """A figure's alt text (cell metadata mystnb.image.alt) says what it shows, for screen readers."""
+    missing = [f"cell {i}" for i, cell in enumerate(json.loads(nb_path.read_text())["cells"])
+               if any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+               and len(cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")) < 40]
+    assert not missing, f"{nb_path.name}: figures without alt text (40+ characters): {', '.join(missing)}"
