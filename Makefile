@@ -7,6 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUBMISSIONS ?=
+# The learner's workspace (git-ignored): `make lab` copies the chapters and exercises there, never overwriting.
+WORKSPACE ?= workspace
 # Test workers (pytest-xdist): one per core by default; `make test TEST_WORKERS=1` runs in one process.
 TEST_WORKERS ?= auto
 # Test modules `make test-fast` leaves out (each runs sandboxed grading or builds the book).
@@ -14,7 +16,7 @@ SLOW_TESTS := test_hostile test_exercises test_book test_copyproof test_grading 
 # Assignments are the folders of solutions/ (one per chapter: chNN_slug).
 ASSIGNMENTS := $(notdir $(wildcard solutions/ch*))
 
-.PHONY: help setup sandbox book lab test test-fast grade execute notebooks clean
+.PHONY: help setup sandbox chromium book lab test test-fast grade execute notebooks clean
 
 ## help: list the targets (this text)
 help:
@@ -40,18 +42,30 @@ sandbox:
 	    echo "The grader runs notebooks in a bubblewrap sandbox: sudo apt-get install bubblewrap" >&2; exit 1; \
 	  fi; }
 
+## chromium: Debian's Chromium, the browser the book's and JupyterLab's browser tests drive (apt-get installs it as root, as in CI)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -n "$$LLMCOURSE_CHROMIUM" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (the browser tests' browser; Playwright downloads none)"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "The browser tests drive Chromium: sudo apt-get install chromium (or set LLMCOURSE_CHROMIUM)" >&2; exit 1; \
+	  fi; }
+
 ## book: build the HTML book into _build/html from the chapters' stored outputs
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
 	@echo "The book is at _build/html/index.html"
 
-## lab: JupyterLab on notebooks/ as a learner sees it (Validate on, instructor tools off)
+## lab: JupyterLab in your own workspace/ (copies of the chapters and exercises; Validate on, instructor tools off)
 lab: $(STAMP)
-	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-learner $(BIN)/jupyter lab --notebook-dir=notebooks \
+	$(BIN)/python -m llmcourse workspace $(WORKSPACE)
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-learner $(BIN)/jupyter lab --notebook-dir=$(WORKSPACE) \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 ## test: unit tests and doctests, every chapter and solution notebook executed, grading round trips, book build (what CI runs)
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox chromium
 	$(BIN)/python -m pytest tests book solutions src/llmcourse --doctest-modules --nbval-lax -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 ## test-fast: for maintainers: unit tests, doctests and Chapter 05 (no grading round trips, book build or zoo training)

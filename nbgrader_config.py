@@ -9,7 +9,7 @@ import sys
 
 from nbgrader.converters import GenerateAssignment
 
-from llmcourse.grading.authoring import TagsToNbgrader
+from llmcourse.grading.authoring import TagsToNbgrader, repository_url
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -27,6 +27,9 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.GenerateAssignment.preprocessors = [TagsToNbgrader] + list(
     GenerateAssignment.class_traits()["preprocessors"].default()
 )
+# Every student notebook starts with a cell that installs the course package from the repository
+# named in the book's _config.yml (the one place the address is set), so a downloaded copy runs.
+c.TagsToNbgrader.repository_url = repository_url(os.path.join(root, "_config.yml"))
 # Per-cell time limit while grading (llmcourse.grading adds a per-notebook limit, 300 s by
 # default). An endless loop costs this much for every test cell that calls the looping function,
 # so it stays well under the per-notebook limit; a whole solution notebook runs in under 30 s.

@@ -362,3 +362,127 @@ def test_every_figure_has_alt_text(nb_path):
                if any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
                and len(cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")) < 40]
     assert not missing, f"{nb_path.name}: figures without alt text (40+ characters): {', '.join(missing)}"
+
+
+# --- in a real browser (Debian's Chromium via Playwright; see tests/_browser.py) ------------------
+
+MATH_READY = "() => !document.querySelector('script[src*=\"mathjax\"]') || (window.MathJax && MathJax.startup && MathJax.startup.promise.then(() => true))"
+PAGE_FACTS = """() => {
+  const art = document.querySelector('article') || document.body;  // search.html and genindex have none
+  const over = el => el.scrollWidth > el.clientWidth + 1;
+  const label = el => (el.closest('.cell_input') ? 'code cell' : el.closest('.cell_output') ? 'output' : 'code block')
+                      + ': ' + el.textContent.trim().split('\\n')[0].slice(0, 60);
+  return {
+    overflowing: [...art.querySelectorAll('pre')].filter(over).map(label),
+    wideTables: [...art.querySelectorAll('table')]
+                  .filter(t => t.getBoundingClientRect().width > art.clientWidth + 1)
+                  .map(t => t.textContent.trim().slice(0, 60)),
+    images: [...art.querySelectorAll('img')].map(i => ({
+      src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0, alt: i.getAttribute('alt') || '',
+      scale: i.naturalWidth ? i.getBoundingClientRect().width / i.naturalWidth : 0})),
+    mathSource: art.querySelectorAll('.math').length,
+    mathRendered: art.querySelectorAll('mjx-container').length,
+    rawTex: /\\$\\$|\\\\\\(|\\\\begin\\{/.test(art.innerText),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(build):
+    """(base URL of the built book served over HTTP, a headless Chromium)."""
+    from _browser import browser, serve
+
+    html_dir, _ = build
+    with serve(html_dir) as base, browser() as chromium:
+        yield base, chromium
+
+
+def _page_names() -> list[str]:
+    return [f"{f}.html" for f in toc_files()] + ["search.html", "genindex.html"]
+
+
+@pytest.fixture(scope="module")
+def page_facts(site) -> dict[str, tuple[dict, list[str]]]:
+    """Every page loaded once at 1366 × 900: (facts measured in the page, problems logged while loading)."""
+    from _browser import HEIGHT, WIDTH, PageLog
+
+    base, chromium = site
+    context = chromium.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    found = {}
+    for name in _page_names():
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(base + name, wait_until="networkidle")
+        page.wait_for_function(MATH_READY)
+        found[name] = (page.evaluate(PAGE_FACTS), log.problems)
+        page.close()
+    context.close()
+    return found
+
+
+def test_every_page_loads_without_console_errors_or_failed_requests(page_facts):
+    problems = [f"{name}: {p}" for name, (_, logged) in page_facts.items() for p in logged]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_image_loads_with_alt_text_at_a_legible_size(page_facts):
+    bad = []
+    for name, (facts, _) in page_facts.items():
+        for img in facts["images"]:
+            if not img["loaded"]:
+                bad.append(f"{name}: {img['src']} did not load")
+            elif len(img["alt"]) < 40 or "_images/" in img["alt"]:  # docutils' default alt is the file name
+                bad.append(f"{name}: {img['src']} has no alt text that describes it ({img['alt']!r})")
+            elif img["scale"] < 0.6:  # matplotlib's 10-point labels at 100 dpi end up under 8 px
+                bad.append(f"{name}: {img['src']} shown at {img['scale']:.0%} of its size: labels too small")
+    assert not bad, "\n".join(bad)
+    assert sum(len(f["images"]) for f, _ in page_facts.values()) >= 40
+
+
+def test_math_is_rendered_not_raw_tex(page_facts):
+    pages = {name: facts for name, (facts, _) in page_facts.items() if facts["mathSource"]}
+    assert len(pages) >= 10, "math found on too few pages: has the markup changed?"
+    bad = [f"{name}: {f['mathRendered']} of {f['mathSource']} formulas rendered" + (", raw TeX shown" if f["rawTex"] else "")
+           for name, f in pages.items() if f["mathRendered"] < f["mathSource"] or f["rawTex"]]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_code_block_or_table_overflows_at_1366_px(page_facts):
+    bad = [f"{name}: {what}" for name, (facts, _) in page_facts.items()
+           for what in facts["overflowing"] + [f"table: {t}" for t in facts["wideTables"]]]
+    assert not bad, f"{len(bad)} blocks scroll sideways at 1366 px:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("query, expected", [("softmax", "ch00_intro.html"), ("어텐션", "glossary.html")])
+def test_search_finds_english_and_korean_terms(site, query, expected):
+    base, chromium = site
+    page = chromium.new_page()
+    page.goto(f"{base}search.html?q={query}", wait_until="networkidle")
+    page.wait_for_selector("#search-results ul.search li", timeout=15_000)
+    hrefs = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
+    page.close()
+    assert any(expected in h for h in hrefs), f"searching {query!r} did not find {expected}: {hrefs[:10]}"
+
+
+def test_repository_launch_and_download_links_resolve(site):
+    """The buttons point at the repository of _config.yml, at files git tracks; downloads are served."""
+    from llmcourse.grading.authoring import repository_url
+
+    base, chromium = site
+    url = repository_url(ROOT / "_config.yml")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    branch = config["repository"]["branch"]
+    owner_repo = url.removeprefix("https://github.com/")
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split())
+    page = chromium.new_page()
+    for slug in chapter_slugs():
+        page.goto(f"{base}book/{slug}.html", wait_until="domcontentloaded")
+        hrefs = set(page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"))
+        path = f"book/{slug}.ipynb"
+        assert path in tracked, f"the launch buttons open {path}, which git does not track"
+        wanted = {url, f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{path}",
+                  f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{path}"}
+        assert wanted <= hrefs, f"{slug}: missing buttons {wanted - hrefs}"
+        downloads = [h for h in hrefs if "/_downloads/" in h and h.endswith(f"{slug}.ipynb")]
+        assert downloads and all(page.request.get(h).status == 200 for h in downloads), f"{slug}: exercise download"
+    page.close()

@@ -152,3 +152,34 @@ def test_student_notebook_hides_solutions_and_hidden_tests(assignment):
     assert not outputs, f"notebooks/{assignment}: cells with stored outputs {[c.get('id') for c in outputs]}"
     graded = [nbgrader_metadata(c, i) for i, c in enumerate(source.cells)]
     assert any(m and m.get("grade") for m in graded), f"solutions/{assignment} has no test cells"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_notebook_installs_the_course_package_first(assignment, monkeypatch):
+    """A downloaded exercise runs anywhere: its first cell pip-installs the package from _config.yml's repository."""
+    import importlib.util
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from llmcourse.grading.authoring import repository_url
+
+    url = repository_url(ROOT / "_config.yml")
+    assert url.startswith("https://"), "_config.yml names no repository url"
+    first = nbformat.read(ROOT / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4).cells[0]
+    assert first.cell_type == "code" and first.metadata["nbgrader"]["grade_id"] == "install"
+    assert first.metadata["nbgrader"]["locked"], "the install cell must be read-only"
+    code = TransformerManager().transform_cell(first.source)  # what IPython runs: %pip → run_line_magic
+
+    class Shell:
+        def __init__(self):
+            self.magics = []
+
+        def run_line_magic(self, name, line, _stack_depth=1):
+            self.magics.append((name, line))
+
+    installed, missing = Shell(), Shell()
+    exec(code, {"get_ipython": lambda: installed})  # llmcourse importable here: nothing to do
+    assert installed.magics == []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    exec(code, {"get_ipython": lambda: missing})
+    assert missing.magics == [("pip", f'install --quiet "llmcourse @ git+{url}"')]

@@ -5,6 +5,7 @@ Commands
 ``stories [--n N] [--seed S] [--korean]``   print generated stories (the course corpus)
 ``floor [--n N] [--seed S]``                the corpus entropy floor in nats and bits per character
 ``execute NOTEBOOK ...``                    re-run chapter notebooks in place (fresh stored outputs)
+``workspace [DIR] [--course ROOT]``         copy chapters and exercises into a learner's workspace (``make lab``)
 ``grade SUBMISSIONS [--out DIR] ...``       autograde a folder or zip of submissions (see ``llmcourse.grading.cli``)
 """
 
@@ -94,6 +95,18 @@ def _execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workspace(args: argparse.Namespace) -> int:
+    from llmcourse.workspace import make_workspace
+
+    try:
+        report = make_workspace(args.course, args.dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m llmcourse``."""
     parser = argparse.ArgumentParser(prog="python -m llmcourse", description=__doc__.split("\n")[0])
@@ -111,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="+")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     p.set_defaults(func=_execute)
+    p = sub.add_parser("workspace", help="copy chapters and exercises into a learner's workspace")
+    p.add_argument("dir", nargs="?", default="workspace", help="the workspace folder (default: workspace)")
+    p.add_argument("--course", default=".", help="the course repository's root (default: .)")
+    p.set_defaults(func=_workspace)
     p = sub.add_parser("grade", help="autograde submissions (python -m llmcourse.grading --help)",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -37,7 +37,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Unicode
 
 KNOWN_TAGS = {"solution", "tests", "locked"}
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -130,13 +130,64 @@ def convert_notebook(nb: Any) -> Any:
     return nb
 
 
+INSTALL_ID = "install"
+
+
+def repository_url(config: str | Path) -> str:
+    """The course repository's address, ``repository.url`` in the book's ``_config.yml`` ("" if unset)."""
+    import yaml
+
+    path = Path(config)
+    if not path.is_file():
+        return ""
+    found = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("repository") or {}
+    return str(found.get("url") or "").rstrip("/")
+
+
+def install_cell_source(url: str) -> str:
+    """The first cell of every student notebook: installs the course package where it is missing.
+
+    >>> print(install_cell_source("https://example.org/course").splitlines()[-1])
+        %pip install --quiet "llmcourse @ git+https://example.org/course"
+    """
+    if not re.fullmatch(r"https://[\w.-]+(/[\w.~-]+)+", url):
+        raise AuthoringError(f"repository url {url!r} in _config.yml is not an https address of a repository")
+    return (
+        "# Run this cell first. Outside the course's own set-up (a downloaded copy of this notebook,\n"
+        "# Colab, your own Python) it installs the course package from the course repository,\n"
+        f"# {url}\n"
+        "# Where `llmcourse` is already installed, as in `make lab`, it does nothing.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("llmcourse") is None:\n'
+        f'    %pip install --quiet "llmcourse @ git+{url}"'
+    )
+
+
+def add_install_cell(nb: Any, url: str) -> Any:
+    """Put the install cell (locked, grade id ``install``) first in ``nb``; returns ``nb``."""
+    if any(f"id:{INSTALL_ID}" in cell.metadata.get("tags", []) for cell in nb.cells):
+        raise AuthoringError(f"grade id {INSTALL_ID!r} is reserved for the install cell that generation adds")
+    cell = nbformat.v4.new_code_cell(install_cell_source(url), metadata={"tags": ["locked", f"id:{INSTALL_ID}"]})
+    cell.id = INSTALL_ID
+    nb.cells.insert(0, cell)
+    return nb
+
+
 class TagsToNbgrader(Preprocessor):
-    """nbgrader preprocessor: cell tags → nbgrader metadata (runs before nbgrader's own)."""
+    """nbgrader preprocessor: cell tags → nbgrader metadata (runs before nbgrader's own).
+
+    With ``repository_url`` set (``nbgrader_config.py`` reads it from ``_config.yml``), the student
+    notebook also gets the install cell first.
+    """
 
     # nbconvert's Preprocessor is disabled by default and would be skipped without a word.
     enabled = Bool(True).tag(config=True)
+    repository_url = Unicode("", help="the course repository (https) the install cell installs from").tag(config=True)
 
     def preprocess(self, nb, resources):  # noqa: D102 - nbconvert API
+        if self.repository_url:
+            add_install_cell(nb, self.repository_url)
         return convert_notebook(nb), resources
 
 

@@ -120,7 +120,7 @@ def assignments_of(course_dir: Path) -> set[str]:
 class Course:
     """A temporary nbgrader course made from a course folder's ``solutions/``.
 
-    ``Course(course_dir, work)`` copies ``nbgrader_config.py`` into ``work``; :meth:`prepare`
+    ``Course(course_dir, work)`` copies ``nbgrader_config.py`` (and ``_config.yml``) into ``work``; :meth:`prepare`
     copies an assignment's source folder there and generates its release (in ``work/notebooks``)
     and its gradebook entries (``db_url``, by default ``work/gradebook.db``).
     """
@@ -133,6 +133,8 @@ class Course:
         self.known = assignments_of(self.course_dir)
         self.work.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.course_dir / "nbgrader_config.py", self.work / "nbgrader_config.py")
+        if (self.course_dir / "_config.yml").is_file():  # the repository address for the install cell
+            shutil.copy(self.course_dir / "_config.yml", self.work / "_config.yml")
         self.db_url = db_url
         self.exercises: dict[str, Exercise] = {}
         for name in assignments:
