@@ -204,3 +204,20 @@ def test_parallel_workers_keep_a_notebooks_cells_in_one_kernel(tmp_path):
          "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "12 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+def test_publishing_workflow_builds_the_book_from_main():
+    """.github/workflows/book.yml: on a push to main, `make book`, then GitHub Pages publishes _build/html."""
+    import yaml
+
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    triggers = flow[True] if True in flow else flow["on"]  # YAML 1.1 reads the key `on` as True
+    assert triggers["push"]["branches"] == ["main"]
+    build = flow["jobs"]["build"]["steps"]
+    assert any("make book" in step.get("run", "") for step in build), "the workflow must build with make book"
+    uploads = [s for s in build if s.get("uses", "").startswith("actions/upload-pages-artifact")]
+    assert uploads and uploads[0]["with"]["path"] == "_build/html"
+    assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in flow["jobs"]["deploy"]["steps"])
+    assert flow["permissions"]["pages"] == "write"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "_build/html" in makefile and "book:" in makefile

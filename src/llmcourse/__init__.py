@@ -26,10 +26,11 @@ ch13_rag                   rag                         test_rag
 ch14_alignment             alignment                   test_alignment
 appendix_a_scaling         distributed                 test_distributed
 (every chapter)            data, zoo, display,         test_data, test_drills, test_zoo,
-                           grading, _checks            test_checks, test_grading, test_hostile,
-                                                       test_sandbox, test_copyproof,
+                           grading, workspace,         test_checks, test_grading, test_hostile,
+                           _checks                     test_sandbox, test_copyproof,
                                                        test_exercises, test_validate,
-                                                       test_book, test_project, test_world
+                                                       test_book, test_project, test_world,
+                                                       test_workspace, test_lab
 =========================  ==========================  ==========================================
 
 What each module holds:
@@ -63,7 +64,8 @@ What each module holds:
   (``world``: invented entities as documents with questions, in versions; Chapters 11 and 13); ``zoo`` — models trained
   once and cached (``load_pretrained("gpt-stories")``); ``display`` — showing source and tables;
   ``grading`` — ``check_forbidden`` for test cells, tags → nbgrader metadata, and
-  ``python -m llmcourse.grading`` (sandboxed autograding of a class); ``_checks`` — the
+  ``python -m llmcourse.grading`` (sandboxed autograding of a class); ``workspace`` — the
+  learner's copies of chapters and exercises that ``make lab`` opens; ``_checks`` — the
   argument checks the modules share.
 """
 
