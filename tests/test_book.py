@@ -364,6 +364,15 @@ def test_every_figure_has_alt_text(nb_path):
     assert not missing, f"{nb_path.name}: figures without alt text (40+ characters): {', '.join(missing)}"
 
 
+def test_run_it_yourself_names_the_chapters_that_load_zoo_models():
+    text = (ROOT / "book" / "run_yourself.md").read_text(encoding="utf-8")
+    named = re.search(r"load models from the course's \*\*zoo\*\* \(Chapters ([\d, and]+)\)", text)
+    assert named, "book/run_yourself.md should list the chapters that load zoo models"
+    loading = {re.match(r"ch(\d\d)_", p.name).group(1) for p in (ROOT / "book").glob("ch*.ipynb")
+               if "load_pretrained(" in p.read_text()}
+    assert set(re.findall(r"\d\d", named.group(1))) == loading
+
+
 # --- in a real browser (Debian's Chromium via Playwright; see tests/_browser.py) ------------------
 
 MATH_READY = "() => !document.querySelector('script[src*=\"mathjax\"]') || (window.MathJax && MathJax.startup && MathJax.startup.promise.then(() => true))"
