@@ -33,19 +33,32 @@ def show_source(obj: Any, *, lines: tuple[int, int] | None = None) -> Any:
     return Markdown(f"{header}```python\n{source.rstrip()}\n```")
 
 
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, floatfmt: str = ".3f") -> Any:
-    """Display ``rows`` as a Markdown table (numbers formatted with ``floatfmt``).
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    >>> table([("a", 0.51234)], ["token", "p"]).data.splitlines()[2]
-    '| a | 0.512 |'
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, floatfmt: str = ".3f") -> Any:
+    """Display ``rows`` as a Markdown table: floats with ``floatfmt``, integers with thousands
+    separators, and columns that hold only numbers right-aligned so their digits line up.
+
+    >>> print(table([("a", 0.51234, 107968), ("b", 1.0, 950)], ["token", "p", "count"]).data)
+    | token | p | count |
+    |---|---:|---:|
+    | a | 0.512 | 107,968 |
+    | b | 1.000 | 950 |
     """
     from IPython.display import Markdown
+
+    rows = [list(row) for row in rows]
 
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return format(v, floatfmt)
+        if _is_number(v):
+            return format(v, ",")
         return str(v).replace("|", "\\|").replace("\n", "\\n")
 
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    numeric = [bool(rows) and all(_is_number(row[k]) for row in rows if k < len(row)) for k in range(len(headers))]
+    out = ["| " + " | ".join(headers) + " |", "|" + "".join("---:|" if n else "---|" for n in numeric)]
     out += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(out))
