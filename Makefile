@@ -31,27 +31,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $@
 
+# $(call apt_package,COMMAND,PACKAGE,WHAT IT IS FOR): nothing if COMMAND exists; else apt-get installs
+# PACKAGE when run as root on Debian (as in CI), or the target fails saying how to install it.
+define apt_package
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $(2) ($(3))"; \
+	    apt-get install -y -q $(2) >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q $(2) >/dev/null; }; \
+	  else \
+	    echo "$(3) needs $(2): sudo apt-get install $(2)" >&2; exit 1; \
+	  fi; }
+endef
+
 ## sandbox: bubblewrap, the sandbox the grader runs notebooks in (apt-get installs it when run as root, as in CI)
 sandbox:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing bubblewrap (the grader's sandbox)"; \
-	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
-	  else \
-	    echo "The grader runs notebooks in a bubblewrap sandbox: sudo apt-get install bubblewrap" >&2; exit 1; \
-	  fi; }
+	$(call apt_package,bwrap,bubblewrap,the grader's sandbox)
 
-## chromium: Debian's Chromium, the browser the book's and JupyterLab's browser tests drive (apt-get installs it as root, as in CI)
+## chromium: Debian's Chromium, the browser the book's and JupyterLab's browser tests drive (apt-get installs it as root, as in CI; or set LLMCOURSE_CHROMIUM)
 chromium:
-	@command -v chromium >/dev/null 2>&1 || test -n "$$LLMCOURSE_CHROMIUM" || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (the browser tests' browser; Playwright downloads none)"; \
-	    apt-get install -y -q chromium >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
-	  else \
-	    echo "The browser tests drive Chromium: sudo apt-get install chromium (or set LLMCOURSE_CHROMIUM)" >&2; exit 1; \
-	  fi; }
+	$(if $(LLMCOURSE_CHROMIUM),@true,$(call apt_package,chromium,chromium,the browser tests (Playwright downloads no browser)))
 
 ## book: build the HTML book into _build/html from the chapters' stored outputs
 book: $(STAMP)
