@@ -85,6 +85,21 @@ def test_initialisation():
     assert abs(loss.item() - math.log(200)) < 0.05
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_forward_traces_as_one_graph(fast):
+    # bench/gpt_throughput.py --compile: the input checks must not split the graph (a value read back
+    # from a tensor did, at every call), and the traced model computes the same logits
+    import torch._dynamo
+
+    model, x = small(fast=fast), torch.randint(0, SMALL["vocab_size"], (2, 12))
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(x)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), model(x))
+    torch._dynamo.reset()
+
+
 def test_forward_rejects_bad_input():
     model = small()
     with pytest.raises(ValueError, match="block_size=12"):

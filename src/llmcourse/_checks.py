@@ -146,7 +146,8 @@ def tensor(name: str, x: object, shape: str, dtype: str | None = None) -> torch.
     Traceback (most recent call last):
     ValueError: prompt must be a tensor of shape (B, T) and dtype long, got shape (3,) and dtype torch.float32
     """
-    lead, n, sizes = _pattern(shape)
+    # torch.compile traces the check once per graph; it warns about (and bypasses) lru_cache
+    lead, n, sizes = (_pattern.__wrapped__ if torch.compiler.is_compiling() else _pattern)(shape)
     fits = isinstance(x, torch.Tensor) and (x.dim() >= n if lead else x.dim() == n) \
         and all(x.shape[i] == size for i, size in sizes) and (dtype is None or _DTYPES[dtype][1](x.dtype))
     if not fits:
@@ -211,7 +212,12 @@ def in_vocab(name: str, ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     >>> in_vocab("ids", torch.tensor([[0, 3]]), 3)
     Traceback (most recent call last):
     ValueError: ids must lie in [0, vocab_size) = [0, 3), got values from 0 to 3
+
+    Under ``torch.compile`` the check is skipped: reading the values back would split the graph
+    at every call (the embedding lookup still fails on an id out of range).
     """
+    if torch.compiler.is_compiling():
+        return ids
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
         raise ValueError(f"{name} must lie in [0, vocab_size) = [0, {vocab_size}), "
                          f"got values from {int(ids.min())} to {int(ids.max())}")
