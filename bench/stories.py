@@ -133,8 +133,8 @@ def value_at(curve: list[dict], minutes: float) -> dict | None:
 def trend(curve: list[dict]) -> tuple[float, float] | None:
     """(CPU seconds at the start, loss fall) over the last doubling of CPU time; None if too short."""
     end = curve[-1]
-    half = value_at(curve, end["cpu_s"] / 2 / 60)
-    if half is None or half is end or half["cpu_s"] <= 0:
+    half = min(curve, key=lambda p: abs(p["cpu_s"] - end["cpu_s"] / 2))     # the checkpoint nearest half-way
+    if half is end or half["cpu_s"] <= 0:
         return None
     return half["cpu_s"], half["val"] - end["val"]
 
