@@ -24,6 +24,7 @@ cached keys: the ratio grows about linearly with ``n``. Timings on a shared mach
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -76,11 +77,10 @@ def main(argv: list[str] | None = None) -> int:
           f"prompt {args.prompt} tokens, {args.threads} thread(s), {args.clock} time, best of {args.repeat}")
     generate(model, prompt, 8, temperature=0)                                 # warm-up
 
-    try:
+    bar = None
+    if sys.stderr.isatty():                                    # a bar on a terminal, nothing in a log file
         from tqdm.auto import tqdm
         bar = tqdm(total=len(args.lengths) * 2, desc="timing", leave=False)
-    except ImportError:  # pragma: no cover
-        bar = None
     rows = []
     for n in args.lengths:
         t_cached, with_cache = best_time(lambda: generate(model, prompt, n, temperature=0, use_cache=True),
