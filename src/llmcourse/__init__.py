@@ -30,7 +30,7 @@ appendix_a_scaling         distributed                 test_distributed
                            _checks                     test_sandbox, test_copyproof,
                                                        test_exercises, test_validate,
                                                        test_book, test_project, test_world,
-                                                       test_workspace, test_lab
+                                                       test_workspace, test_lab, test_bench
 =========================  ==========================  ==========================================
 
 What each module holds:
